@@ -1,0 +1,1 @@
+"""Handler of the hello_layer sample."""
