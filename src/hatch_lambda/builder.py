@@ -20,13 +20,22 @@ from hatch_lambda.report import render_table
 from hatch_lambda.runtimes import RUNTIMES
 
 
+RUNTIME_ENV = "HATCH_LAMBDA_RUNTIME"
+ARCHITECTURE_ENV = "HATCH_LAMBDA_ARCHITECTURE"
+
+
 class LambdaBuilderConfig(WheelBuilderConfig):  # type: ignore[misc]
     """hatchling's wheel file selection (packages, sources, src layout) plus our validated options."""
 
     @cached_property
     def lambda_config(self) -> LambdaConfig:
         project_file = os.path.join(self.root, "pyproject.toml")
-        return parse_config(self.target_config, source=project_file)
+        raw = dict(self.target_config)
+        # CI matrices and local testing build one project for several targets without editing it.
+        for key, env in (("runtime", RUNTIME_ENV), ("architecture", ARCHITECTURE_ENV)):
+            if os.environ.get(env):
+                raw[key] = os.environ[env]
+        return parse_config(raw, source=project_file)
 
     def default_global_exclude(self) -> list[str]:
         # Secrets, layer inputs and the output directory never belong in the function zip.
