@@ -29,7 +29,7 @@ def make_wheel(
     dist = name.replace("-", "_")
     files = dict(files or {f"{dist}/__init__.py": f"VERSION = {version!r}\nTAG = {tag!r}\n"})
     info = f"{dist}-{version}.dist-info"
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     files[f"{info}/METADATA"] = "\n".join(meta) + "\n"
     wheel_tags = [f"Tag: {t}" for t in _expand(tag)]

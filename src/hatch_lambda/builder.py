@@ -10,6 +10,7 @@ from typing import Any
 
 from hatchling.builders.plugin.interface import BuilderInterface
 from hatchling.builders.wheel import WheelBuilderConfig
+from hatchling.plugin.manager import PluginManager
 
 from hatch_lambda import engine, manifest
 from hatch_lambda.archive import Entry
@@ -19,12 +20,11 @@ from hatch_lambda.errors import HatchLambdaError
 from hatch_lambda.report import render_table
 from hatch_lambda.runtimes import RUNTIMES
 
-
 RUNTIME_ENV = "HATCH_LAMBDA_RUNTIME"
 ARCHITECTURE_ENV = "HATCH_LAMBDA_ARCHITECTURE"
 
 
-class LambdaBuilderConfig(WheelBuilderConfig):  # type: ignore[misc]
+class LambdaBuilderConfig(WheelBuilderConfig):
     """hatchling's wheel file selection (packages, sources, src layout) plus our validated options."""
 
     @cached_property
@@ -49,7 +49,7 @@ class LambdaBuilderConfig(WheelBuilderConfig):  # type: ignore[misc]
         return sorted(set(patterns))
 
 
-class LambdaBuilder(BuilderInterface):  # type: ignore[misc]
+class LambdaBuilder(BuilderInterface[LambdaBuilderConfig, PluginManager]):
     """Builds `<name>-<version>-function.zip`, one zip per layer, and `<name>-<version>-lambda.json`."""
 
     PLUGIN_NAME = "lambda"
