@@ -64,13 +64,9 @@ class LambdaConfig:
     handler: str | None = None
     dependencies: DependencyConfig = field(default_factory=DependencyConfig)
     binary_layers: tuple[BinaryLayerConfig, ...] = ()
-    layer_order: tuple[str, ...] = ()
+    layer_order: tuple[str, ...] = (DEPS_LAYER,)
     store: str | None = None
     force_rebuild: bool = False
-
-    @property
-    def layer_names(self) -> tuple[str, ...]:
-        return self.layer_order
 
 
 OUR_KEYS = {
