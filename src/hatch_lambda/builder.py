@@ -40,7 +40,7 @@ class LambdaBuilderConfig(WheelBuilderConfig):
     def default_global_exclude(self) -> list[str]:
         # Secrets, layer inputs and the output directory never belong in the function zip.
         patterns: list[str] = list(super().default_global_exclude())
-        patterns += [".env", ".env.*", "*.zip"]
+        patterns += [".env", ".env.*"]
         for layer in self.lambda_config.binary_layers:
             patterns += [f"/{source}" for source, _ in layer.paths]
         out = os.path.relpath(self.directory, self.root)
