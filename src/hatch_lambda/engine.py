@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -14,15 +17,24 @@ from typing import Any
 from hatch_lambda import archive, binlayer, deps, limits
 from hatch_lambda.archive import Entry
 from hatch_lambda.config import DEPS_LAYER, LambdaConfig
-from hatch_lambda.fingerprint import FileHashCache, binary_layer_payload, files_payload, fingerprint
+from hatch_lambda.errors import DependencyError
+from hatch_lambda.fingerprint import (
+    FileHashCache,
+    binary_layer_payload,
+    file_sha256,
+    fingerprint,
+    function_payload,
+)
 from hatch_lambda.manifest import KIND_BINARY, KIND_DEPS, KIND_FUNCTION, Artifact, Manifest
 from hatch_lambda.reporting import Reporter
 from hatch_lambda.runtimes import Target
-from hatch_lambda.store import LayerStore, default_store_dir
+from hatch_lambda.store import LayerStore, StoreEntry, default_store_dir
 
 FORCE_ENV = "HATCH_LAMBDA_FORCE_REBUILD"
 PART_FUNCTION = "function"
 PART_LAYERS = "layers"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FP12 = re.compile(r"^[0-9a-f]{12}$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,7 @@ class BuildResult:
     manifest: Manifest
     manifest_path: Path
     warnings: tuple[str, ...]
+    removed: tuple[Path, ...] = ()  # stale layer zips this build removed from the output directory
 
     @property
     def function_path(self) -> Path | None:
@@ -77,14 +90,27 @@ class BuildResult:
         return self.manifest_path.parent / f.file if f else None
 
 
-def _force_rebuild(config: LambdaConfig) -> bool:
-    return config.force_rebuild or os.environ.get(FORCE_ENV, "").lower() in {"1", "true", "yes", "on"}
+def force_reason(config: LambdaConfig, environ: dict[str, str] | None = None) -> str | None:
+    """Why every layer must be rebuilt whatever the store holds, or None when it need not be."""
+    env = os.environ if environ is None else environ
+    if env.get(FORCE_ENV, "").strip().lower() in _TRUE:
+        return f"{FORCE_ENV}={env[FORCE_ENV]}"
+    if config.force_rebuild:
+        return "force-rebuild = true"
+    return None
 
 
 def store_for(plan: Plan) -> LayerStore:
+    """The `store` key (relative to the project), else $HATCH_LAMBDA_STORE, else the user's cache directory."""
     if plan.config.store:
         return LayerStore((plan.root / os.path.expanduser(plan.config.store)).resolve())
     return LayerStore(default_store_dir())
+
+
+def hash_cache_for(store: LayerStore, root: Path) -> FileHashCache:
+    """One file-hash cache per project directory, kept beside the store (never in a fingerprint)."""
+    key = hashlib.sha256(os.fsencode(root)).hexdigest()[:24]
+    return FileHashCache(store.root / "file-hashes" / f"{key}.json")
 
 
 def plan_layers(plan: Plan, hashes: FileHashCache, log: Reporter) -> list[_LayerJob]:
@@ -108,114 +134,176 @@ def plan_layers(plan: Plan, hashes: FileHashCache, log: Reporter) -> list[_Layer
     return jobs
 
 
-@contextlib.contextmanager
-def _scratch(store: LayerStore) -> Iterator[Path]:
-    """A private scratch directory on the store's file system (so moves into the store are cheap)."""
-    store.root.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="build-", dir=store.root))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+def _build_layer(
+    job: _LayerJob, plan: Plan, store: LayerStore, scratch: Path, log: Reporter
+) -> tuple[Path, StoreEntry]:
+    """Builds a layer zip in `scratch` and stores it; the built file stays (a hard link of the entry).
 
-
-def _build_layer(job: _LayerJob, plan: Plan, store: LayerStore, log: Reporter) -> Path:
-    with _scratch(store) as scratch:
-        if job.kind == KIND_DEPS:
-            assert job.resolved is not None
-            staging = scratch / "layer"
-            log.info(f"Installing the dependency layer for {plan.target.describe()} ...")
+    The output directory gets the built file, not the store's path, so a build running at the same
+    time that replaces or drops the entry cannot take this build's layer away.
+    """
+    work = Path(tempfile.mkdtemp(prefix=f"{job.name}-", dir=scratch))
+    if job.resolved is not None:
+        staging = work / "layer"
+        log.info(f"Installing the dependency layer for {plan.target.describe()} ...")
+        try:
             deps.install(job.resolved, plan.target, plan.config.dependencies, staging, log)
-            entries = archive.entries_from_directory(staging)
-        else:
-            assert job.entries is not None
-            entries = job.entries
-        built = scratch / "layer.zip"
-        # Layer bytes depend on their content only, never on when they were built: a fixed timestamp
-        # (not SOURCE_DATE_EPOCH) lets a layer be reused across commits.
-        info = archive.write_zip(built, entries, archive.DEFAULT_EPOCH)
-        entry = store.put(job.fingerprint, built, job.payload, info.unzipped_size)
-        return entry.zip_path
+        except DependencyError as e:
+            message = (
+                f"{e}\n(The dependency layer {job.fingerprint[:12]} is not in the layer store {store.root}, so "
+                "it had to be installed; a build whose layers are all in the store needs no package index.)"
+            )
+            raise DependencyError(message) from e
+        entries = archive.entries_from_directory(staging)
+    else:
+        entries = job.entries or []
+    built = work / "layer.zip"
+    # Layer bytes depend on their content only, never on when they were built: a fixed timestamp
+    # (not SOURCE_DATE_EPOCH) lets a layer be reused across commits.
+    info = archive.write_zip(built, entries, archive.DEFAULT_EPOCH)
+    names = sorted(e.arcname for e in entries)
+    entry = store.put(job.fingerprint, built, job.payload, info.unzipped_size, names)
+    if job.resolved is not None:
+        shutil.rmtree(work / "layer", ignore_errors=True)  # free the staging space before the next layer
+    return built, entry
 
 
 def _place(source: Path, destination: Path) -> None:
-    """Puts a store entry at its output name: a hard link when possible (instant), else a copy."""
+    """Puts a layer zip at its output name: nothing when already there, else a hard link, else a copy.
+
+    A copy (store on another file system) keeps the entry's mtime, so the next build sees it in place
+    with one stat, as the store itself trusts size and mtime.
+    """
     with contextlib.suppress(OSError):
-        if destination.exists() and os.path.samefile(source, destination):
+        dst = destination.stat()
+        src = source.stat()
+        if (dst.st_dev, dst.st_ino) == (src.st_dev, src.st_ino) or (
+            dst.st_size == src.st_size and dst.st_mtime_ns == src.st_mtime_ns
+        ):
             return
     with archive.atomic_path(destination) as tmp:
         tmp.unlink()
         try:
             os.link(source, tmp)
         except OSError:
-            shutil.copyfile(source, tmp)
+            shutil.copy2(source, tmp)
+
+
+@contextlib.contextmanager
+def _output_temp(out: Path, name: str) -> Iterator[Path]:
+    """A temp file in the output directory (hidden, removed on any failure) for the function zip."""
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _same_file_bytes(path: Path, size: int, sha: str) -> bool:
+    try:
+        return path.stat().st_size == size and file_sha256(path) == sha
+    except OSError:
+        return False
+
+
+def _layers(
+    plan: Plan,
+    store: LayerStore,
+    hashes: FileHashCache,
+    previous: Manifest | None,
+    log: Reporter,
+    stack: contextlib.ExitStack,
+) -> tuple[list[Artifact], dict[str, Path], dict[str, StoreEntry]]:
+    """Reuses or builds every layer; returns artifacts, where each zip is, and the store entries."""
+    forced = force_reason(plan.config)
+    old = {a.name: a for a in previous.layers} if previous else {}
+    layers: list[Artifact] = []
+    sources: dict[str, Path] = {}
+    entries: dict[str, StoreEntry] = {}
+    scratch: Path | None = None
+    for job in plan_layers(plan, hashes, log):
+        entry = None if forced else store.lookup(job.fingerprint)
+        status = "reused"
+        changes: tuple[str, ...] = ()
+        file = plan.layer_zip_name(job.name, job.fingerprint)
+        if entry is not None:
+            source = entry.zip_path
+        else:
+            from hatch_lambda.changes import describe_changes
+
+            status = "built"
+            previous_fp = old[job.name].fingerprint if job.name in old else None
+            old_payload = store.payload(previous_fp) if previous_fp else None
+            changes = tuple(describe_changes(old_payload, job.payload, forced=forced,
+                                             previous_fingerprint=previous_fp, fingerprint=job.fingerprint))
+            if scratch is None:
+                store.sweep()
+                scratch = stack.enter_context(store.scratch())
+            source, entry = _build_layer(job, plan, store, scratch, log)
+        layers.append(Artifact(file, job.kind, job.name, entry.sha256, entry.size, entry.unzipped_size,
+                               job.fingerprint, status, changes))
+        sources[file] = source
+        entries[file] = entry
+    return layers, sources, entries
+
+
+def _layer_names(artifact: Artifact, sources: dict[str, Path], entries: dict[str, StoreEntry], out: Path) -> list[str]:
+    entry = entries.get(artifact.file)
+    if entry is not None and entry.names is not None:
+        return list(entry.names)
+    return archive.zip_names(sources.get(artifact.file, out / artifact.file))
 
 
 def build(plan: Plan, log: Reporter, previous: Manifest | None = None) -> BuildResult:
     """Builds the requested parts; nothing reaches the output directory unless every check passes."""
-    from hatch_lambda import manifest as manifest_mod
-    from hatch_lambda.changes import describe_changes
-
     store = store_for(plan)
-    hashes = FileHashCache(store.root / "file-hashes" / f"{fingerprint({'root': os.fspath(plan.root)})}.json")
+    hashes = hash_cache_for(store, plan.root)
     warnings: list[str] = []
-    layers: list[Artifact] = []
-    layer_sources: dict[str, Path] = {}
     out = plan.output_dir
+    layers: list[Artifact] = []
+    sources: dict[str, Path] = {}
+    entries: dict[str, StoreEntry] = {}
 
-    if PART_LAYERS in plan.parts:
-        force = _force_rebuild(plan.config)
-        old = {a.name: a for a in previous.layers} if previous else {}
-        for job in plan_layers(plan, hashes, log):
-            entry = None if force else store.lookup(job.fingerprint)
-            status = "reused"
-            changes: tuple[str, ...] = ()
-            if entry is None:
-                status = "built"
-                old_payload = store.payload(old[job.name].fingerprint) if job.name in old else None
-                changes = tuple(describe_changes(old_payload, job.payload, forced=force))
-                _build_layer(job, plan, store, log)
-                entry = store.lookup(job.fingerprint)
-                if entry is None:  # pragma: no cover - the store just wrote it
-                    raise RuntimeError(f"layer store lost entry {job.fingerprint}")
-            file = plan.layer_zip_name(job.name, job.fingerprint)
-            layers.append(Artifact(file, job.kind, job.name, entry.sha256, entry.size, entry.unzipped_size,
-                                   job.fingerprint, status, changes))
-            layer_sources[file] = entry.zip_path
-    elif previous is not None:
-        layers = [a for a in previous.layers if (out / a.file).is_file()]
+    with contextlib.ExitStack() as stack:
+        if PART_LAYERS in plan.parts:
+            layers, sources, entries = _layers(plan, store, hashes, previous, log, stack)
+        elif previous is not None:
+            # A function-only build keeps the layers already in place, recorded as the build that made them.
+            layers = [a for a in previous.layers if (out / a.file).is_file()]
 
-    function: Artifact | None = None
-    with _scratch(store) as scratch:
-        function_tmp = scratch / plan.function_zip_name
+        function: Artifact | None = None
+        function_tmp: Path | None = None
         if PART_FUNCTION in plan.parts:
             if plan.config.handler:
-                sources = {e.arcname: e.source for e in plan.function_files}
-                limits.check_handler(plan.config.handler, _LazyBytes(sources), plan.source)
+                paths = {e.arcname: e.source for e in plan.function_files}
+                limits.check_handler(plan.config.handler, _LazyBytes(paths), plan.source)
+            function_tmp = stack.enter_context(_output_temp(out, plan.function_zip_name))
             timestamp = archive.reproducible_timestamp()
             info = archive.write_zip(function_tmp, plan.function_files, timestamp)
-            fp = fingerprint({"kind": "function", "timestamp": timestamp,
-                              "files": files_payload(plan.function_files, hashes)})
-            sha = _sha256(function_tmp)
-            function = Artifact(plan.function_zip_name, KIND_FUNCTION, "function", sha,
+            fp = fingerprint(function_payload(plan.function_files, hashes, timestamp))
+            function = Artifact(plan.function_zip_name, KIND_FUNCTION, "function", file_sha256(function_tmp),
                                 function_tmp.stat().st_size, info.unzipped_size, fp, "built")
         elif previous is not None and previous.function and (out / previous.function.file).is_file():
             function = previous.function
 
-        warnings += limits.check_sizes(
-            _sized(function), [_sized(layer) for layer in layers if layer is not None]  # type: ignore[misc]
-        )
-        warnings += limits.check_overlaps({
-            layer.name: archive.zip_names(layer_sources.get(layer.file, out / layer.file)) for layer in layers
-        })
+        warnings += limits.check_sizes(_sized(function), [_sized_layer(layer) for layer in layers])
+        if len(layers) > 1:
+            warnings += limits.check_overlaps(
+                {layer.name: _layer_names(layer, sources, entries, out) for layer in layers}
+            )
 
         # Every check passed: now, and only now, touch the output directory.
         out.mkdir(parents=True, exist_ok=True)
-        for file, source in layer_sources.items():
+        for file, source in sources.items():
             _place(source, out / file)
-        if PART_FUNCTION in plan.parts and function is not None:
-            with archive.atomic_path(out / function.file) as tmp:
-                shutil.copyfile(function_tmp, tmp)
+        if function is not None and function_tmp is not None:
+            final = out / function.file
+            # Identical bytes stay untouched (same mtime), so tools that watch dist/ see no change.
+            if not _same_file_bytes(final, function.size, function.sha256):
+                os.replace(function_tmp, final)
     hashes.save()
 
     manifest = Manifest(
@@ -229,20 +317,62 @@ def build(plan: Plan, log: Reporter, previous: Manifest | None = None) -> BuildR
         layers=tuple(layers),
     )
     manifest_path = out / plan.manifest_name
-    manifest_mod.write(manifest_path, manifest)
-    return BuildResult(manifest, manifest_path, tuple(warnings))
+    _write_manifest(manifest_path, manifest)
+    removed = _remove_stale_layers(plan, layers, previous) if PART_LAYERS in plan.parts else []
+    for path in removed:
+        log.debug(f"Removed the stale layer zip {path.name} (it stays in the layer store).")
+    return BuildResult(manifest, manifest_path, tuple(warnings), tuple(removed))
+
+
+def _write_manifest(path: Path, manifest: Manifest) -> None:
+    """Writes the manifest unless the file already says exactly this (a no-change build writes nothing)."""
+    from hatch_lambda import manifest as manifest_mod
+
+    try:
+        with open(path, "rb") as f:
+            if json.load(f) == manifest.to_json():
+                return
+    except (OSError, ValueError):
+        pass
+    manifest_mod.write(path, manifest)
+
+
+def _remove_stale_layers(plan: Plan, layers: list[Artifact], previous: Manifest | None) -> list[Path]:
+    """Removes layer zips of this project that this build superseded (another fingerprint, or a layer gone).
+
+    Only names this plugin writes are touched: `<name>-<layer>-<12 hex>.zip` for a layer configured now or
+    listed in the previous manifest. The store keeps every entry, so switching back is still instant.
+    """
+    out = plan.output_dir
+    current = {layer.file for layer in layers}
+    names = set(plan.config.layer_order) | ({a.name for a in previous.layers} if previous else set())
+    removed: list[Path] = []
+    try:
+        children = os.listdir(out)
+    except OSError:
+        return removed
+    for child in sorted(children):
+        if child in current or not child.endswith(".zip"):
+            continue
+        for layer in names:
+            prefix = f"{plan.name}-{layer}-"
+            if child.startswith(prefix) and _FP12.match(child[len(prefix):-4]):
+                path = out / child
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+                break
+    return removed
 
 
 def _sized(artifact: Artifact | None) -> limits.Sized | None:
     if artifact is None:
         return None
+    return _sized_layer(artifact)
+
+
+def _sized_layer(artifact: Artifact) -> limits.Sized:
     return limits.Sized(artifact.file, artifact.size, artifact.unzipped_size)
-
-
-def _sha256(path: Path) -> str:
-    from hatch_lambda.fingerprint import file_sha256
-
-    return file_sha256(path)
 
 
 class _LazyBytes(dict[str, "bytes | None"]):

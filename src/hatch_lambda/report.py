@@ -6,15 +6,17 @@ from hatch_lambda.manifest import Manifest
 
 
 def human_size(size: int) -> str:
+    """1536 -> "1.5 KB" (binary units, as `du -h` and the AWS console count)."""
     value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
-    raise AssertionError("unreachable")
+    return f"{value:.1f} GB"
 
 
 def render_table(manifest: Manifest) -> str:
+    """Artifact, zipped and unzipped size, built/reused; then, per rebuilt layer, which input changed."""
     rows = [("artifact", "zipped", "unzipped", "status")]
     notes: list[str] = []
     for artifact in manifest.artifacts:
@@ -30,5 +32,8 @@ def render_table(manifest: Manifest) -> str:
     header = f"{manifest.name} {manifest.version} for {manifest.runtime} {manifest.architecture}"
     body = "\n".join([header, *lines])
     if notes:
-        body += "\nrebuilt because:\n" + "\n".join(notes)
+        body += "\nlayers rebuilt because:\n" + "\n".join(notes)
+    reused = [a for a in manifest.layers if a.status == "reused"]
+    if manifest.layers and len(reused) == len(manifest.layers):
+        body += f"\nall {len(reused)} layer(s) reused from the layer store: no installer ran"
     return body
