@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -91,12 +92,21 @@ class Target:
         return (self.abi, "abi3", "none")
 
     @cached_property
+    def tag_priority(self) -> tuple[tags.Tag, ...]:
+        """Every wheel tag the target accepts, most preferred first, computed by packaging.tags for the
+        target (never the host): cp3X/abi3/none on the manylinux tags, then pure-Python tags."""
+        ordered = list(tags.cpython_tags(self.runtime.python, [self.abi], self.platform_tags))
+        ordered += tags.compatible_tags(self.runtime.python, self.abi, self.platform_tags)
+        return tuple(dict.fromkeys(ordered))
+
+    @cached_property
     def supported_tags(self) -> frozenset[tags.Tag]:
-        """All wheel tags the target accepts, computed by packaging.tags for the target, never the host."""
-        platforms = [*self.platform_tags, "any"]
-        found = set(tags.cpython_tags(self.runtime.python, [self.abi], self.platform_tags))
-        found.update(tags.compatible_tags(self.runtime.python, self.abi, platforms))
-        return frozenset(found)
+        """The set form of `tag_priority`: a wheel loads on the target when one of its tags is in here."""
+        return frozenset(self.tag_priority)
+
+    def accepts(self, wheel_tags: Iterable[tags.Tag]) -> bool:
+        """Whether a wheel with these tags (one compressed tag set) loads on the target."""
+        return any(tag in self.supported_tags for tag in wheel_tags)
 
     @cached_property
     def marker_environment(self) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Sample Lambda function whose dependency layer comes from a lock file."""
