@@ -215,11 +215,13 @@ def _check_files(source: str, name: str, version: str, files: Sequence[str], tar
 
 
 def _not_installable(source: str, name: str, version: str, what: str, location: str) -> LockError:
+    label = f"{name} {version}".strip()
+    article = "an" if what[0] in "aeiou" else "a"
     return LockError(
-        f"{source}: {name} {version} is locked as a {what} ({location}). A Lambda layer is installed from "
-        f"hash-checked index packages only, so it cannot hold {what} dependencies: publish the package to an "
-        f"index (or a `--find-links` folder given in `pip-args`) and lock it by version, or vendor it into "
-        f"the function's own code."
+        f"{source}: {label} is locked as {article} {what} dependency ({location}). A Lambda layer is built only "
+        f"from packages an index serves by name and version (hash-checked against the lock), so it cannot hold "
+        f"this one: publish the package to an index (or a `--find-links` folder given in `pip-args`) and lock "
+        f"it by version, or vendor its code into the function."
     )
 
 
