@@ -177,7 +177,7 @@ def _hash_list(hashes: Mapping[str, str] | Iterable[str]) -> list[str]:
 
 
 def _describe_tags(target: Target) -> str:
-    return f"platform tags {', '.join(target.platform_tags)}, any; ABIs {', '.join(target.abis)}"
+    return f"platform tags: {', '.join(target.platform_tags)}, any; ABIs: {', '.join(target.abis)}"
 
 
 def _file_loads(filename: str, target: Target) -> bool | None:
