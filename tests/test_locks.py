@@ -146,8 +146,8 @@ UV_MARKERS = UV_HEADER + textwrap.dedent(
         { name = "armonly", marker = "platform_machine == 'aarch64'" },
         { name = "oldpy", marker = "python_full_version < '3.12'" },
         { name = "winonly", marker = "sys_platform == 'win32'" },
-        { name = "forked", version = "1.0", source = { registry = "https://pypi.org/simple" }, marker = "python_full_version < '3.12'" },
-        { name = "forked", version = "2.0", source = { registry = "https://pypi.org/simple" }, marker = "python_full_version >= '3.12'" },
+        { name = "forked", version = "1.0", marker = "python_full_version < '3.12'" },
+        { name = "forked", version = "2.0", marker = "python_full_version >= '3.12'" },
     ]
 
     [package.optional-dependencies]
