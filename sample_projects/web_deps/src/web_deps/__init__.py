@@ -1,0 +1,1 @@
+"""Sample Lambda function with a compiled dependency (pydantic-core) in its dependency layer."""
