@@ -61,6 +61,13 @@ def house(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "slimpkg/tests/test_x.py": "def test(): pass\n",
         "slimpkg/data/table.csv": "a,b\n",
     })
+    # Markers pip would evaluate for this machine (python3.11, x86_64) instead of the target.
+    make_wheel(d, "usesmarkers", "1.0", requires=[
+        'py310only; python_version < "3.11"', 'armdep; platform_machine == "aarch64"',
+        'hostonly; python_version == "3.11"',
+    ])
+    for name in ("py310only", "armdep", "hostonly"):
+        make_wheel(d, name, "1.0")
     make_sdist(d, "puresrc", "1.0")
     make_sdist(d, "nativesrc", "1.0", tag="cp311-cp311-linux_x86_64")
     return d
@@ -118,6 +125,21 @@ def test_newest_wheel_the_runtime_loads(tmp_path: Path, house: Path, runtime: st
     # Never a tag the runtime's glibc cannot load, never the other architecture.
     wrong_arch = "x86_64" if architecture == "arm64" else "aarch64"
     assert not any(wrong_arch in tag for tags in dist_tags(files).values() for tag in tags)
+
+
+@pytest.mark.parametrize(
+    ("runtime", "architecture", "expected"),
+    [
+        ("python3.10", "x86_64", ["py310only-1.0.dist-info", "usesmarkers-1.0.dist-info"]),
+        ("python3.12", "arm64", ["armdep-1.0.dist-info", "usesmarkers-1.0.dist-info"]),
+    ],
+)
+def test_dependency_markers_are_evaluated_for_the_target(tmp_path: Path, house: Path, runtime: str,
+                                                         architecture: str, expected: list[str]) -> None:
+    # Without a lock pip resolves, but with this machine's markers; the build re-walks them for the target.
+    root = project(tmp_path, house, dependencies=("usesmarkers",), runtime=runtime, architecture=architecture)
+    build(root)
+    assert packages(layer(root)) == expected
 
 
 def test_check_wheel_tags_refuses_a_too_new_glibc(tmp_path: Path) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
@@ -327,27 +328,20 @@ def _hash_mismatch_error(resolved: ResolvedDependencies, target: Target, tail: s
     )
 
 
-def install(resolved: ResolvedDependencies, target: Target, settings: DependencyConfig, staging: Path,
-            log: Reporter) -> None:
-    """Installs the requirements under `staging/python` for the target, checks every wheel, slims the result.
+_RunPip = Callable[[list[str], list[Path]], "subprocess.CompletedProcess[str]"]
+_MAX_MARKER_ROUNDS = 5
 
-    `staging` must be a fresh directory in a scratch area: helper files go beside it, never inside it.
+
+def _with_sdists(run: _RunPip, lines: list[str], resolved: ResolvedDependencies, target: Target,
+                 settings: DependencyConfig, work: Path, built: dict[str, Path], log: Reporter) -> list[str]:
+    """Runs pip; a package with no acceptable wheel is built from its sdist (pure Python only) and pip reruns.
+
+    Returns the requirement lines that worked (in hash mode a built wheel's own hash is added to its line).
     """
-    python_dir = staging / "python"
-    work = staging.parent / f"{staging.name}-work"
-    work.mkdir(parents=True, exist_ok=True)
-    req_file = work / "requirements.txt"
-    lines = list(resolved.requirements)
-    built: dict[str, Path] = {}
     while True:
-        shutil.rmtree(python_dir, ignore_errors=True)
-        python_dir.mkdir(parents=True)
-        req_file.write_text("\n".join(lines) + "\n", "utf-8")
-        cmd = pip_command(req_file, python_dir, target, settings, resolved.hashed, no_deps=resolved.complete,
-                          find_links=sorted({w.parent for w in built.values()}), pip_options=resolved.pip_options)
-        proc = _run_pip(cmd, resolved.root, log)
+        proc = run(lines, sorted({w.parent for w in built.values()}))
         if proc.returncode == 0:
-            break
+            return lines
         output = proc.stderr + proc.stdout
         if _HASH_MISMATCH in output:
             raise _hash_mismatch_error(resolved, target, _tail(proc))
@@ -365,8 +359,110 @@ def install(resolved: ResolvedDependencies, target: Target, settings: Dependency
             # The sdist was checked against the lock's hashes; the wheel built from it is trusted by its own.
             from hatch_lambda.fingerprint import file_sha256
 
-            lines = [f"{line} --hash=sha256:{file_sha256(wheel)}" if _requirement_for(name, resolved) == line
-                     else line for line in lines]
+            own = _requirement_for(name, resolved)
+            lines = [f"{line} --hash=sha256:{file_sha256(wheel)}" if line == own else line for line in lines]
+
+
+def _report_walk(roots: Sequence[Requirement], report: Mapping[str, Any], target: Target
+                 ) -> tuple[dict[str, Mapping[str, Any]], list[str]]:
+    """Follows pip's resolution with the target's markers: what the target needs, and what pip left out."""
+    items = {canonicalize_name(i["metadata"]["name"]): i for i in report.get("install", [])}
+    env = dict(target.marker_environment)
+    needed: dict[str, Mapping[str, Any]] = {}
+    extras_of: dict[str, set[str]] = {}
+    missing: list[str] = []
+    pending: list[Requirement] = list(roots)
+    while pending:
+        req = pending.pop()
+        name = canonicalize_name(req.name)
+        item = items.get(name)
+        if item is None:
+            bare = Requirement(str(req))
+            bare.marker = None
+            missing.append(str(bare))
+            continue
+        known = extras_of.setdefault(name, set())
+        new = {canonicalize_name(e) for e in req.extras} - known
+        if name in needed and not new:
+            continue
+        known |= new
+        needed[name] = item
+        for line in item["metadata"].get("requires_dist", []) or []:
+            dep = Requirement(line)
+            if dep.marker is None or any(dep.marker.evaluate({**env, "extra": e}) for e in ("", *sorted(known))):
+                pending.append(dep)
+    return needed, sorted(set(missing))
+
+
+def _pin_for_target(resolved: ResolvedDependencies, target: Target, settings: DependencyConfig, work: Path,
+                    built: dict[str, Path], log: Reporter) -> list[str]:
+    """Pins a resolution for the target: pip resolves, then its choice is re-walked with the target's markers.
+
+    pip evaluates the markers of dependencies for the machine it runs on, not for --platform/--python-version
+    (a python3.10 layer built on 3.11 would miss `exceptiongroup; python_version < "3.11"`). Packages the target
+    needs but pip left out are added and pip resolves again; packages only the host needed are dropped.
+    """
+    roots = [Requirement(line.split(" --hash", 1)[0]) for line in resolved.requirements]
+    lines = list(resolved.requirements)
+    report_file = work / "report.json"
+    req_file = work / "resolve.txt"
+
+    def dry_run(current: list[str], find_links: list[Path]) -> subprocess.CompletedProcess[str]:
+        req_file.write_text("\n".join(current) + "\n", "utf-8")
+        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+               "--report", str(report_file), "--disable-pip-version-check", "--no-input", *_target_options(target)]
+        for folder in find_links:
+            cmd += ["--find-links", str(folder)]
+        cmd += [*resolved.pip_options, *settings.pip_args, "-r", str(req_file)]
+        return _run_pip(cmd, resolved.root, log)
+
+    for _ in range(_MAX_MARKER_ROUNDS):
+        lines = _with_sdists(dry_run, lines, resolved, target, settings, work, built, log)
+        report = json.loads(report_file.read_text("utf-8"))
+        needed, missing = _report_walk(roots, report, target)
+        if not missing:
+            break
+        log.debug(f"Added for the target's markers (pip resolved for this machine): {', '.join(missing)}")
+        roots += [Requirement(m) for m in missing]
+        lines += missing
+    else:  # pragma: no cover - needs a dependency graph that keeps growing
+        raise DependencyError(f"The dependencies from {resolved.source} do not settle for {target.describe()}.")
+    pinned: list[str] = []
+    for name, item in sorted(needed.items()):
+        info = item.get("download_info", {})
+        url = str(info.get("url", ""))
+        if item.get("is_direct") and not url.startswith("file:"):
+            pinned.append(f"{name} @ {url}")
+        else:
+            pinned.append(f"{name}=={item['metadata']['version']}")
+    return pinned
+
+
+def install(resolved: ResolvedDependencies, target: Target, settings: DependencyConfig, staging: Path,
+            log: Reporter) -> None:
+    """Installs the requirements under `staging/python` for the target, checks every wheel, slims the result.
+
+    `staging` must be a fresh directory in a scratch area: helper files go beside it, never inside it.
+    """
+    python_dir = staging / "python"
+    work = staging.parent / f"{staging.name}-work"
+    work.mkdir(parents=True, exist_ok=True)
+    req_file = work / "requirements.txt"
+    built: dict[str, Path] = {}
+    lines = list(resolved.requirements)
+    if not resolved.complete:
+        # Not a full closure (declared ranges, an unhashed requirements file): resolve for the target first.
+        lines = _pin_for_target(resolved, target, settings, work, built, log)
+
+    def install_run(current: list[str], find_links: list[Path]) -> subprocess.CompletedProcess[str]:
+        shutil.rmtree(python_dir, ignore_errors=True)
+        python_dir.mkdir(parents=True)
+        req_file.write_text("\n".join(current) + "\n", "utf-8")
+        cmd = pip_command(req_file, python_dir, target, settings, resolved.hashed, no_deps=True,
+                          find_links=find_links, pip_options=resolved.pip_options)
+        return _run_pip(cmd, resolved.root, log)
+
+    _with_sdists(install_run, lines, resolved, target, settings, work, built, log)
     shutil.rmtree(work, ignore_errors=True)
     check_wheel_tags(python_dir, target, resolved.source)
     slim(python_dir, settings, target, resolved.roots, log)
