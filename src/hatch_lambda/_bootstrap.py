@@ -139,9 +139,10 @@ def _error(message: str, error_type: str, trace: list[str], request_id: str) -> 
 def _user_error(request_id: str) -> dict[str, Any]:
     """An exception from user code: its type, message and the frames below this bootstrap."""
     etype, value, tb = sys.exc_info()
-    frames = list(traceback.extract_tb(tb))
+    # Plain tuples, as the runtime formats them: no column markers (`^^^`) under the source lines.
+    frames = [(f.filename, f.lineno or 0, f.name, f.line) for f in traceback.extract_tb(tb)]
     # Drop the runtime's own leading frames, as the Lambda runtime does for its bootstrap.
-    while frames and os.path.abspath(frames[0].filename) == _THIS_FILE:
+    while frames and os.path.abspath(frames[0][0]) == _THIS_FILE:
         frames.pop(0)
     name = etype.__name__ if etype else "Exception"
     return _error(str(value), name, traceback.format_list(frames), request_id)

@@ -576,29 +576,44 @@ def _tag_loads(tag: str, host: Interpreter) -> bool:  # noqa: PLR0911 - one earl
     return plat == f"linux_{host.machine}"
 
 
+def _native_findings(native: NativeFile, manifest: Manifest, host: Interpreter) -> tuple[str | None, str | None]:
+    """(why this host cannot load it, why Lambda cannot load it): either may be None."""
+    target_machine = _wheel_machine(manifest.architecture)
+    host_python = f"{host.version[0]}.{host.version[1]}"
+    if native.format != "elf":
+        kind = "macOS (Mach-O)" if native.format == "mach-o" else "Windows (PE)"
+        own = {"mach-o": "Darwin", "pe": "Windows"}[native.format]
+        return (None if host.system == own else f"a {kind} binary"), f"a {kind} binary"
+    on_lambda = None
+    if native.machine != target_machine:
+        on_lambda = f"an ELF binary for {native.machine}, but the build targets {manifest.architecture}"
+    elif native.python and native.python != manifest.python_version:
+        on_lambda = f"an extension module for Python {native.python}, but the build targets {manifest.runtime}"
+    here = None
+    if host.system != "Linux":
+        here = f"a Linux (ELF) binary; this host runs {host.system}"
+    elif native.machine != host.machine:
+        here = f"an ELF binary for {native.machine}; this host is {host.machine}"
+    elif native.python and native.python != host_python:
+        here = f"an extension module for Python {native.python}; this interpreter is {host_python}"
+    return here, on_lambda
+
+
 def assess(info: LayoutInfo, manifest: Manifest, host: Interpreter) -> Assessment:
     """Compares the layout's native code and target Python with the local interpreter and host."""
     problems: list[str] = []
     warnings: list[str] = []
-    host_python = f"{host.version[0]}.{host.version[1]}"
     for wheel in info.wheels:
         if not any(_tag_loads(tag, host) for tag in wheel.tags):
-            problems.append(f"{wheel.path}: a binary wheel tagged {', '.join(wheel.tags[:3])}"
-                            + (", ..." if len(wheel.tags) > 3 else ""))
+            more = ", ..." if len(wheel.tags) > 3 else ""
+            problems.append(f"{wheel.path}: a binary wheel tagged {', '.join(wheel.tags[:3])}{more}")
     for native in info.native:
-        if native.format == "elf":
-            if host.system != "Linux":
-                problems.append(f"{native.path}: a Linux (ELF) binary; this host runs {host.system}")
-            elif native.machine != host.machine:
-                problems.append(f"{native.path}: an ELF binary for {native.machine}; this host is {host.machine}")
-            elif native.python and native.python != host_python:
-                problems.append(f"{native.path}: an extension module for Python {native.python}; "
-                                f"this interpreter is {host_python}")
-        else:
-            kind = "macOS (Mach-O)" if native.format == "mach-o" else "Windows (PE)"
-            own = {"mach-o": "Darwin", "pe": "Windows"}[native.format]
-            text = f"{native.path}: a {kind} binary, which Lambda (Linux) cannot load"
-            (warnings if host.system == own else problems).append(text)
+        here, on_lambda = _native_findings(native, manifest, host)
+        if here:
+            problems.append(f"{native.path}: {here}" + ("; Lambda cannot load it either" if on_lambda else ""))
+        elif on_lambda:
+            warnings.append(f"{native.path} loads here but not on Lambda: {on_lambda}.")
+    host_python = f"{host.version[0]}.{host.version[1]}"
     if manifest.python_version != host_python:
         warnings.append(
             f"the build targets {manifest.runtime} (Python {manifest.python_version}) but this interpreter is "
@@ -613,8 +628,8 @@ def assess(info: LayoutInfo, manifest: Manifest, host: Interpreter) -> Assessmen
             f"directories); these entries lack it and will fail to load on Lambda although they load here:\n{listed}"
         )
     if problems:
-        problems.insert(0, f"the build holds native code for {manifest.runtime} on {manifest.architecture} "
-                           f"that this host ({host.describe()}) cannot load:")
+        problems.insert(0, f"this host ({host.describe()}) cannot load native code in the build "
+                           f"({manifest.runtime} on {manifest.architecture}):")
     return Assessment(tuple(problems), tuple(warnings))
 
 
@@ -629,9 +644,9 @@ def native_error(assessment: Assessment, manifest: Manifest) -> LocalRunError:
     header, *lines = assessment.problems
     message = (
         f"{header[0].upper()}{header[1:]}\n{_listing(lines)}\n"
-        f"Importing it here would fail although it works on Lambda. Run on a matching host (Linux "
-        f"{_wheel_machine(manifest.architecture)}, Python {manifest.python_version}; --python picks the "
-        "interpreter), or pass --force to run anyway (code paths that avoid it still work)."
+        f"Importing it here would fail. Run on a matching host (Linux {_wheel_machine(manifest.architecture)}, "
+        f"Python {manifest.python_version}; --python picks the interpreter), or pass --force to run anyway "
+        "(code paths that do not load it still work)."
     )
     return LocalRunError(message)
 
@@ -876,8 +891,13 @@ def _await_result(child: _Child, request_id: str, started: float, timeout: float
         return _failure(error, f"the Python process exited without a response ({text}).")
     if "error" in message:
         error = message["error"]
-        what = "could not be loaded" if message["phase"] == "init" else "raised"
-        return _failure(error, f"the handler {what}: {error['errorType']}: {error['errorMessage']}")
+        if message["phase"] == "init":
+            what = "the handler could not be loaded:"
+        elif str(error["errorType"]).startswith("Runtime."):
+            what = "the invocation failed:"
+        else:
+            what = "the handler raised"
+        return _failure(error, f"{what} {error['errorType']}: {error['errorMessage']}")
     if "bytes" in message:
         return InvokeResult(True, "", raw=bytes.fromhex(message["bytes"]))
     return InvokeResult(True, str(message["payload"]))
