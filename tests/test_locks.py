@@ -244,13 +244,22 @@ def test_pylock_markers_and_the_project_itself(tmp_path: Path) -> None:
         name = "armonly"
         version = "1.0"
         marker = "platform_machine == 'aarch64'"
-        wheels = [{{ name = "armonly-1.0-py3-none-any.whl", url = "https://x.invalid/f", hashes = {{ sha256 = "{H[7:]}" }} }}]
+        [[packages.wheels]]
+        name = "armonly-1.0-py3-none-any.whl"
+        url = "https://x.invalid/f"
+        hashes = {{ sha256 = "{H[7:]}" }}
 
         [[packages]]
         name = "six"
         version = "1.17.0"
-        sdist = {{ name = "six-1.17.0.tar.gz", url = "https://x.invalid/f", hashes = {{ sha256 = "{H2[7:]}" }} }}
-        wheels = [{{ name = "six-1.17.0-py2.py3-none-any.whl", url = "https://x.invalid/f", hashes = {{ sha256 = "{H[7:]}" }} }}]
+        [packages.sdist]
+        name = "six-1.17.0.tar.gz"
+        url = "https://x.invalid/f"
+        hashes = {{ sha256 = "{H2[7:]}" }}
+        [[packages.wheels]]
+        name = "six-1.17.0-py2.py3-none-any.whl"
+        url = "https://x.invalid/f"
+        hashes = {{ sha256 = "{H[7:]}" }}
         """)
     assert resolve(tmp_path, target=X86_312).requirements == (f"six==1.17.0 --hash={H} --hash={H2}",)
     assert pins(resolve(tmp_path, target=ARM_312)) == ["armonly==1.0", "six==1.17.0"]
@@ -264,7 +273,10 @@ def test_pylock_with_only_host_wheels_names_the_problem(tmp_path: Path) -> None:
         [[packages]]
         name = "pydantic-core"
         version = "2.27.0"
-        wheels = [{{ name = "pydantic_core-2.27.0-cp312-cp312-manylinux_2_17_x86_64.whl", url = "https://x.invalid/f", hashes = {{ sha256 = "{H[7:]}" }} }}]
+        [[packages.wheels]]
+        name = "pydantic_core-2.27.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+        url = "https://x.invalid/f"
+        hashes = {{ sha256 = "{H[7:]}" }}
         """)
     with pytest.raises(LockError) as e:
         resolve(tmp_path, target=ARM_312)
