@@ -332,3 +332,98 @@ def test_table_says_when_everything_was_reused(tmp_path: Path, capsys: pytest.Ca
     err = capsys.readouterr().err
     assert "all 2 layer(s) reused from the layer store: no installer ran" in err
     assert "rebuilt because" not in err
+
+
+# --- the dependency layer's memo --------------------------------------------------------------------------
+
+
+def write_uv_lock(root: Path, wheel: Path, version: str) -> None:
+    import hashlib
+
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    (root / "uv.lock").write_text(
+        'version = 1\nrevision = 3\nrequires-python = ">=3.10"\n\n'
+        '[[package]]\nname = "demo-fn"\nversion = "1.0.0"\nsource = { editable = "." }\n'
+        'dependencies = [{ name = "tinydep" }]\n\n'
+        f'[[package]]\nname = "tinydep"\nversion = "{version}"\nsource = {{ registry = "https://pypi.org/simple" }}\n'
+        f'wheels = [{{ url = "https://example.invalid/{wheel.name}", hash = "sha256:{digest}" }}]\n',
+        "utf-8",
+    )
+
+
+def locked_project(tmp_path: Path) -> Path:
+    root = project(tmp_path, tmp_path / "wheels", dependencies=("tinydep",))
+    write_uv_lock(root, tmp_path / "wheels" / "tinydep-1.0-py3-none-any.whl", "1.0")
+    os.utime(root / "uv.lock", (OLD, OLD))
+    return root
+
+
+def test_warm_rebuild_neither_parses_the_lock_nor_asks_pip_its_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hatch_lambda import locks
+
+    root = locked_project(tmp_path)
+    build(root)
+    before = manifest_of(root)["layers"]
+    forbidden = lambda *a, **k: pytest.fail("recomputed on the warm path")  # noqa: E731
+    monkeypatch.setattr(locks, "read_lock", forbidden)
+    monkeypatch.setattr(deps, "installer_identity", forbidden)
+    monkeypatch.setattr(deps, "resolve", forbidden)
+    build(root)
+    after = manifest_of(root)["layers"]
+    assert [layer["status"] for layer in after] == ["reused", "reused"]
+    assert without_status(after) == without_status(before)
+
+
+def test_lock_edit_is_seen_through_the_memo(tmp_path: Path) -> None:
+    root = locked_project(tmp_path)
+    build(root)
+    write_uv_lock(root, tmp_path / "wheels" / "tinydep-1.1-py3-none-any.whl", "1.1")
+    build(root)
+    deps_layer = manifest_of(root)["layers"][0]
+    assert (deps_layer["status"], deps_layer["changes"]) == ("built", ["uv.lock changed: tinydep 1.0 → 1.1"])
+    assert "python/tinydep-1.1.dist-info/METADATA" in listing(root / "dist" / deps_layer["file"])
+
+
+def test_memo_never_builds_a_layer(tmp_path: Path, isolated_store: Path) -> None:
+    # A memo that says something else than a fresh resolution: the store misses, and the layer that gets
+    # used is the one the lock really describes.
+    root = locked_project(tmp_path)
+    build(root)
+    good = manifest_of(root)["layers"][0]
+    cache = next((isolated_store / "file-hashes").glob("*.json"))
+    data = json.loads(cache.read_text())
+    data["memo"]["dependency-layer"]["payload"]["inputs"]["requirements"] = ["tinydep==9.9"]
+    cache.write_text(json.dumps(data))
+    build(root)
+    layer = manifest_of(root)["layers"][0]
+    assert (layer["fingerprint"], layer["sha256"], layer["status"]) == (good["fingerprint"], good["sha256"], "reused")
+
+
+def test_requirements_lock_is_read_every_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hatch_lambda import locks
+
+    root = project(tmp_path, tmp_path / "wheels", dependencies=("tinydep",))
+    (root / "requirements.txt").write_text("tinydep==1.0\n")
+    build(root)
+    calls: list[Path] = []
+    real = locks.read_lock
+
+    def counting(path: Path, *args: Any) -> Any:
+        calls.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(locks, "read_lock", counting)
+    build(root)
+    assert [p.name for p in calls] == ["requirements.txt"]
+
+
+def test_memo_repeats_the_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path, tmp_path / "wheels")
+    build(root)
+    first = capsys.readouterr().err
+    build(root)
+    second = capsys.readouterr().err
+    warning = "warning: The dependency layer is built from pyproject.toml's declared dependencies"
+    assert warning in first and warning in second

@@ -277,7 +277,7 @@ def test_hash_cache_records_no_relative_paths_in_fingerprints(tmp_path: Path) ->
     cache.sha256(path)
     cache.save()
     assert json.loads((tmp_path / "cache.json").read_text()) == {
-        os.fspath(path): [3, OLD * 10**9, file_sha256(path)]
+        "version": 1, "files": {os.fspath(path): [3, OLD * 10**9, file_sha256(path)]}, "memo": {}
     }
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import hatch_lambda.fingerprint as fingerprint_module
 from hatch_lambda import archive, binlayer, deps, limits
 from hatch_lambda.archive import Entry
 from hatch_lambda.config import DEPS_LAYER, LambdaConfig
@@ -35,6 +38,7 @@ PART_FUNCTION = "function"
 PART_LAYERS = "layers"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FP12 = re.compile(r"^[0-9a-f]{12}$")
+_DEPS_MEMO = "dependency-layer"
 
 
 @dataclass(frozen=True)
@@ -113,25 +117,117 @@ def hash_cache_for(store: LayerStore, root: Path) -> FileHashCache:
     return FileHashCache(store.root / "file-hashes" / f"{key}.json")
 
 
+class _Recorder:
+    """Passes messages on and keeps the warnings, so a remembered result can repeat them."""
+
+    def __init__(self, log: Reporter) -> None:
+        self.log = log
+        self.warnings: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.log.info(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.log.warn(message)
+
+    def debug(self, message: str) -> None:
+        self.log.debug(message)
+
+
+def _stat_key(path: Path | str | None) -> list[Any]:
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        st = None
+    return [os.fspath(path or ""), st.st_size, st.st_mtime_ns] if st else [os.fspath(path or ""), None, None]
+
+
+def _deps_memo_key(plan: Plan, hashes: FileHashCache) -> str | None:
+    """A hash of everything `deps.resolve` and `deps.layer_payload` read, or None when that is not known.
+
+    Parsing a lock with tomllib and asking importlib.metadata for pip's version cost more than the rest of
+    a warm build together; their result is remembered under this key. The key holds the lock's content
+    hash (from the file-hash cache: one stat), the declared dependencies, the settings, the target, and
+    the size and mtime of the code that computes the payload and of pip itself, so an upgrade of either
+    recomputes it. A requirements file may include others (`-r`), so it is always read afresh.
+    """
+    import importlib.util
+
+    from hatch_lambda import locks
+
+    settings = plan.config.dependencies
+    lock = locks.find_lock(plan.root, settings.lock)
+    if lock is not None and locks.lock_kind(lock) == locks.KIND_REQUIREMENTS:
+        return None
+    spec = importlib.util.find_spec("pip")
+    project = plan.project_dependencies
+    try:
+        key = fingerprint({
+            "lock": [lock.relative_to(plan.root).as_posix(), hashes.sha256(lock)] if lock else None,
+            "dependencies": list(project.dependencies),
+            "optional": {k: list(v) for k, v in project.optional.items()},
+            "groups": json.loads(json.dumps(dict(project.groups))),
+            "settings": json.loads(json.dumps(dataclasses.asdict(settings))),
+            "target": [plan.config.runtime, plan.config.architecture],
+            "code": [_stat_key(m.__file__) for m in (deps, locks, archive, fingerprint_module, sys.modules[__name__])],
+            "pip": _stat_key(spec.origin if spec else None),
+        })
+    except (OSError, TypeError, ValueError):
+        return None
+    return key
+
+
+def _resolve_deps(plan: Plan, log: Reporter) -> tuple[_LayerJob | None, list[str]]:
+    settings = plan.config.dependencies
+    recorder = _Recorder(log)
+    resolved = deps.resolve(plan.root, plan.project_dependencies, settings, plan.target, recorder)
+    if resolved.empty:
+        return None, recorder.warnings
+    payload = deps.layer_payload(resolved, plan.target, settings)
+    return _LayerJob(DEPS_LAYER, KIND_DEPS, payload, fingerprint(payload), resolved=resolved), recorder.warnings
+
+
+def _deps_job(plan: Plan, hashes: FileHashCache, log: Reporter) -> _LayerJob | None:
+    """The dependency layer's job; its payload comes from the memo when nothing it depends on changed."""
+    key = _deps_memo_key(plan, hashes)
+    memo = hashes.memo(_DEPS_MEMO)
+    if key is not None and isinstance(memo, dict) and memo.get("key") == key:
+        for warning in memo.get("warnings", []):
+            log.warn(str(warning))
+        payload = memo.get("payload")
+        if not isinstance(payload, dict):
+            return None
+        return _LayerJob(DEPS_LAYER, KIND_DEPS, payload, fingerprint(payload))
+    job, warnings = _resolve_deps(plan, log)
+    if key is not None:
+        hashes.remember(_DEPS_MEMO, {"key": key, "warnings": warnings, "payload": job.payload if job else None})
+    return job
+
+
 def plan_layers(plan: Plan, hashes: FileHashCache, log: Reporter) -> list[_LayerJob]:
     """Fingerprints every layer in merge order; reads no input beyond what fingerprinting needs."""
     jobs: list[_LayerJob] = []
-    target = plan.target
     by_name = {layer.name: layer for layer in plan.config.binary_layers}
     for name in plan.config.layer_order:
         if name == DEPS_LAYER:
-            settings = plan.config.dependencies
-            resolved = deps.resolve(plan.root, plan.project_dependencies, settings, target, log)
-            if resolved.empty:
+            job = _deps_job(plan, hashes, log)
+            if job is None:
                 log.debug("No runtime dependencies for the target: no dependency layer.")
                 continue
-            payload = deps.layer_payload(resolved, target, settings)
-            jobs.append(_LayerJob(name, KIND_DEPS, payload, fingerprint(payload), resolved=resolved))
+            jobs.append(job)
         else:
             entries = binlayer.collect(by_name[name], plan.root)
             payload = binary_layer_payload(entries, hashes)
             jobs.append(_LayerJob(name, KIND_BINARY, payload, fingerprint(payload), entries=entries))
     return jobs
+
+
+class _Quiet(_Recorder):
+    """Drops warnings the memo already repeated."""
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
 
 
 def _build_layer(
@@ -224,11 +320,20 @@ def _layers(
     sources: dict[str, Path] = {}
     entries: dict[str, StoreEntry] = {}
     scratch: Path | None = None
-    for job in plan_layers(plan, hashes, log):
+    for planned in plan_layers(plan, hashes, log):
+        job = planned
         entry = None if forced else store.lookup(job.fingerprint)
         status = "reused"
         changes: tuple[str, ...] = ()
         file = plan.layer_zip_name(job.name, job.fingerprint)
+        if entry is None and job.kind == KIND_DEPS and job.resolved is None:
+            # The payload came from the memo; a layer is only ever built from a fresh resolution.
+            fresh, _ = _resolve_deps(plan, _Quiet(log))
+            if fresh is None:  # pragma: no cover - the memo said there were dependencies
+                continue
+            job = fresh
+            file = plan.layer_zip_name(job.name, job.fingerprint)
+            entry = None if forced else store.lookup(job.fingerprint)
         if entry is not None:
             source = entry.zip_path
         else:

@@ -23,6 +23,7 @@ MODE_REGULAR = "644"
 # (file systems round timestamps); its hash is not cached so the next build looks at its bytes again.
 _RACY_SECONDS = 2.0
 _CHUNK = 1024 * 1024
+_CACHE_VERSION = 1
 
 
 def _check(value: object, where: str) -> None:
@@ -71,23 +72,37 @@ class FileHashCache:
     """Content hashes of input files, reused while a file's size and mtime are unchanged.
 
     Only this cache knows absolute paths and mtimes; they never enter a fingerprint, so a fresh clone
-    at another path gets the same fingerprint (after hashing its files once). The cache file is a plain
-    JSON object `{absolute path: [size, mtime_ns, sha256]}`; a missing or unreadable one costs only a rehash.
+    at another path gets the same fingerprint (after hashing its files once). The cache file is JSON:
+    `{"version": 1, "files": {absolute path: [size, mtime_ns, sha256]}, "memo": {name: value}}`, where
+    `memo` keeps results derived from hashed inputs (the dependency layer's payload, keyed by the hash of
+    everything it was computed from). A missing or unreadable file costs only a rehash.
     """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._entries: dict[str, list[Any]] = {}
+        self._memo: dict[str, Any] = {}
         self._dirty = False
         self.hashed: list[Path] = []  # files whose bytes this run had to read (tests and `--verbose` use it)
         if path is not None:
             try:
                 with open(path, "rb") as f:
                     loaded = json.load(f)
-                if isinstance(loaded, dict):
-                    self._entries = loaded
             except (OSError, ValueError):
-                self._entries = {}
+                loaded = None
+            if isinstance(loaded, dict) and loaded.get("version") == _CACHE_VERSION:
+                files, memo = loaded.get("files"), loaded.get("memo")
+                self._entries = files if isinstance(files, dict) else {}
+                self._memo = memo if isinstance(memo, dict) else {}
+
+    def memo(self, name: str) -> Any:
+        """A value remembered under `name` by an earlier build of this project, or None."""
+        return self._memo.get(name)
+
+    def remember(self, name: str, value: Any) -> None:
+        if self._memo.get(name) != value:
+            self._memo[name] = value
+            self._dirty = True
 
     def sha256(self, path: Path) -> str:
         st = path.stat()
@@ -118,7 +133,8 @@ class FileHashCache:
 
         try:
             with atomic_path(self.path) as tmp:
-                tmp.write_text(json.dumps(self._entries, sort_keys=True, separators=(",", ":")), "utf-8")
+                data = {"version": _CACHE_VERSION, "files": self._entries, "memo": self._memo}
+                tmp.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")), "utf-8")
         except OSError:
             pass  # a cache we cannot write only costs rehashing next time
         self._dirty = False
