@@ -215,6 +215,18 @@ def test_requirements_with_hashes_installs_with_require_hashes(tmp_path: Path, h
     assert packages(layer(root)) == ["alpha-1.0.dist-info", "beta-2.0.dist-info"]
 
 
+def test_unhashed_requirements_lock_warns_about_what_it_does_not_pin(
+        tmp_path: Path, house: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project(tmp_path, house, dependencies=("alpha",))
+    (root / "requirements.txt").write_text("alpha==1.0\n")
+    build(root)
+    assert packages(layer(root)) == ["alpha-1.0.dist-info", "beta-2.0.dist-info"]
+    assert (
+        "warning: requirements.txt does not pin beta, which the locked packages need on python3.12 on x86_64 "
+        "(Amazon Linux 2023, glibc 2.34): pip chose their versions. Regenerate the lock to pin them."
+    ) in " ".join(capsys.readouterr().err.split())
+
+
 def _settings(root: Path) -> deps.DependencyConfig:
     from hatch_lambda.builder import LambdaBuilder
 

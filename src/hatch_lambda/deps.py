@@ -239,9 +239,9 @@ def _run_pip(cmd: list[str], cwd: Path | None, log: Reporter) -> subprocess.Comp
 
 
 def _tail(proc: subprocess.CompletedProcess[str]) -> str:
-    text = (proc.stderr.strip() + "\n" + proc.stdout.strip()).strip() if proc.stderr.strip() else proc.stdout
-    errors = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(errors[-_PIP_TAIL:])
+    """pip's last lines (its error is at the end of stderr; stdout helps when stderr is empty)."""
+    lines = [line for line in (proc.stdout + "\n" + proc.stderr).splitlines() if line.strip()]
+    return "\n".join(lines[-_PIP_TAIL:])
 
 
 def _searched(target: Target) -> str:
@@ -403,6 +403,7 @@ def _pin_for_target(resolved: ResolvedDependencies, target: Target, settings: De
     needs but pip left out are added and pip resolves again; packages only the host needed are dropped.
     """
     roots = [Requirement(line.split(" --hash", 1)[0]) for line in resolved.requirements]
+    listed = {canonicalize_name(r.name) for r in roots}
     lines = list(resolved.requirements)
     report_file = work / "report.json"
     req_file = work / "resolve.txt"
@@ -428,10 +429,15 @@ def _pin_for_target(resolved: ResolvedDependencies, target: Target, settings: De
     else:  # pragma: no cover - needs a dependency graph that keeps growing
         raise DependencyError(f"The dependencies from {resolved.source} do not settle for {target.describe()}.")
     pinned: list[str] = []
+    if resolved.locked:
+        unpinned = sorted(set(needed) - listed)
+        if unpinned:
+            log.warn(f"{resolved.source} does not pin {', '.join(unpinned)}, which the locked packages need on "
+                     f"{target.describe()}: pip chose their versions. Regenerate the lock to pin them.")
     for name, item in sorted(needed.items()):
         info = item.get("download_info", {})
         url = str(info.get("url", ""))
-        if item.get("is_direct") and not url.startswith("file:"):
+        if item.get("is_direct"):
             pinned.append(f"{name} @ {url}")
         else:
             pinned.append(f"{name}=={item['metadata']['version']}")
