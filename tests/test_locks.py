@@ -315,6 +315,27 @@ def test_uv_lock_without_a_wheel_for_the_target(tmp_path: Path) -> None:
     )
 
 
+def test_uv_lock_package_for_another_platform_is_not_checked(tmp_path: Path) -> None:
+    # Only Windows wheels, but only needed on Windows: never selected for Lambda, so not an error.
+    write(tmp_path, "uv.lock", UV_HEADER + textwrap.dedent(
+        """\
+        [[package]]
+        name = "demo"
+        version = "1.0.0"
+        source = { editable = "." }
+        dependencies = [{ name = "pywin32", marker = "sys_platform == 'win32'" }, { name = "six" }]
+
+        [[package]]
+        name = "pywin32"
+        version = "308"
+        source = { registry = "https://pypi.org/simple" }
+        wheels = [{ url = "https://x.invalid/pywin32-308-cp312-cp312-win_amd64.whl", hash = "sha256:00" }]
+
+        """
+    ) + uv_package("six", "1.17.0"))
+    assert pins(resolve(tmp_path)) == ["six==1.17.0"]
+
+
 # --- requirements files -----------------------------------------------------------------------------------
 
 

@@ -198,20 +198,23 @@ def _is_sdist(filename: str) -> bool:
     return True
 
 
-def _check_files(source: str, name: str, version: str, files: Sequence[str], target: Target) -> None:
-    """A lock that lists files must list one the target can use: a wheel it loads, or an sdist to build."""
+def _check_files(source: str, name: str, version: str, files: Sequence[str], target: Target) -> LockError | None:
+    """A lock that lists files must list one the target can use: a wheel it loads, or an sdist to build.
+
+    Returned, not raised: it only matters if the package is selected for the target.
+    """
     if not files:
-        return
+        return None
     if any(_file_loads(f, target) for f in files) or any(_is_sdist(f) for f in files):
-        return
-    if all(_file_loads(f, target) is False for f in files):
-        listed = ", ".join(sorted(files))
-        message = (
-            f"{source}: {name} {version} is locked with wheels that {target.describe()} cannot load "
-            f"({listed}) and no sdist. Searched {_describe_tags(target)}. Lock for the Lambda target (e.g. "
-            f"a universal `uv lock`), pick a version with a matching wheel, or exclude the package."
-        )
-        raise LockError(message)
+        return None
+    if not all(_file_loads(f, target) is False for f in files):
+        return None
+    listed = ", ".join(sorted(files))
+    return LockError(
+        f"{source}: {name} {version} is locked with wheels that {target.describe()} cannot load "
+        f"({listed}) and no sdist. Searched {_describe_tags(target)}. Lock for the Lambda target (e.g. "
+        f"a universal `uv lock`), pick a version with a matching wheel, or exclude the package."
+    )
 
 
 def _not_installable(source: str, name: str, version: str, what: str, location: str) -> LockError:
@@ -376,7 +379,7 @@ def _uv_node(pkg: Mapping[str, Any], source: str, target: Target) -> tuple[str, 
         package = LockedPackage(name, version, tuple(hashes), url=url)
         names = [str(f.get("url", f.get("path", ""))).rsplit("/", 1)[-1] for f in files]
         if url is None:
-            _check_files(source, name, version, [n for n in names if n], target)
+            problem = _check_files(source, name, version, [n for n in names if n], target)
     groups = {f"\0group:{canonicalize_name(k)}": [_uv_edge(d, where, source) for d in v]
               for k, v in pkg.get("dev-dependencies", {}).items()}
     return name, _Node(version, package, deps, {**extras, **groups}, problem), is_root
@@ -509,7 +512,7 @@ def _read_poetry(data: Mapping[str, Any], source: str, roots: Sequence[Requireme
             package = LockedPackage(name, version, hashes, url=str(src.get("url", "")))
         else:  # PyPI, or a `legacy` (simple API) source: an index package; pip-args must point pip at it
             package = LockedPackage(name, version, hashes)
-            _check_files(source, name, version, [str(f.get("file", "")) for f in files], target)
+            problem = _check_files(source, name, version, [str(f.get("file", "")) for f in files], target)
         nodes.setdefault(name, []).append(_Node(version, package, required, extras, problem))
     edges: list[_Edge] = []
     for req in roots:
