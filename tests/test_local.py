@@ -553,6 +553,16 @@ def test_native_findings_name_the_file_and_the_reason() -> None:
     )
 
 
+def test_entries_lambda_cannot_read_are_a_warning() -> None:
+    result = local.assess(local.LayoutInfo(unreadable=("task/secret.py",)), manifest(), host())
+    assert result.problems == ()
+    assert result.warnings == (
+        "Lambda runs your code as a non-root user that needs world-read permission (and world-execute on "
+        "directories); these entries lack it and will fail to load on Lambda although they load here:\n"
+        "  - task/secret.py",
+    )
+
+
 def test_binary_that_only_this_host_loads_is_a_warning() -> None:
     info = local.LayoutInfo(native=(local.NativeFile("opt/lib/libx86.so", "elf", "x86_64", None),))
     result = local.assess(info, manifest("python3.11", "arm64"), host())
@@ -763,6 +773,28 @@ def test_error_while_importing_the_module(tmp_path: Path, capsys: pytest.Capture
     error = json.loads(out)
     assert code == 1
     assert (error["errorType"], error["errorMessage"], error["requestId"]) == ("RuntimeError", "no config", "")
+
+
+def test_syntax_error_in_the_handler_module(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The build checks the configured handler's syntax; a module it imports is only found out at run time.
+    root = project(tmp_path, "from demo_fn import broken\ndef main(e, c):\n    return 1\n",
+                   files={"demo_fn/broken.py": "def f(e, c)\n    return 1\n"})
+    code, out, _ = invoke(capsys, root)
+    error = json.loads(out)
+    assert (code, error["errorType"]) == (1, "Runtime.UserCodeSyntaxError")
+    assert error["errorMessage"] == "Syntax error in module 'demo_fn.handler': expected ':' (broken.py, line 1)"
+    assert error["stackTrace"] == [f'  File "{layout_of(root).task / "demo_fn" / "broken.py"}" Line 1\n'
+                                   "    def f(e, c)\n"]
+
+
+def test_relative_paths_are_made_absolute(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    root = project(tmp_path, "import os\ndef main(e, c):\n    return os.environ['LAMBDA_TASK_ROOT']\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HATCH_LAMBDA_LAYOUTS", "cache")
+    code, out, _ = invoke(capsys, Path("p"), "--dist", "p/dist")
+    assert (code, json.loads(out)) == (0, str(layout_of(root).task))
+    assert json.loads(out).startswith(str(tmp_path / "cache"))
 
 
 def test_response_that_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

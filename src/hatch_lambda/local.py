@@ -95,11 +95,12 @@ def configured_dist(project: Path) -> Path:
 
 def find_build(target: Path, dist: Path | None = None) -> Build:
     """The manifest of the last build of the project at `target` (or `target` itself if it is a manifest)."""
+    target = target.absolute()  # messages name real places, and nothing depends on the cwd later
     if target.is_file() and target.name.endswith("-lambda.json"):
         return Build(target, load_manifest(target))
     if not target.is_dir():
         raise LocalRunError(f"{target} is not a project directory (it does not exist or is not a directory).")
-    out = dist if dist is not None else configured_dist(target)
+    out = dist.absolute() if dist is not None else configured_dist(target)
     build_hint = f"Build first: run `hatch build -t lambda` in {target}."
     if not out.is_dir():
         raise LocalRunError(f"No build yet: {out} does not exist. {build_hint}")
@@ -295,7 +296,8 @@ def ensure_layout(build: Build, root: Path | None = None, refresh: bool = False)
     complete (layout.json last), so a killed run never leaves a half tree under a name that is reused.
     """
     manifest = build.manifest
-    layouts = root if root is not None else default_layouts_dir()
+    # Absolute: the handler runs with task/ as its working directory and these paths on sys.path.
+    layouts = (root if root is not None else default_layouts_dir()).absolute()
     final = layouts / layout_key(manifest)
     try:
         layouts.mkdir(parents=True, exist_ok=True)
