@@ -137,10 +137,12 @@ def fmt_row(name: str, times: list[float], floor: float, pip: float | None) -> s
             f"{len(times)} |")
 
 
-def bench_env(work: Path) -> tuple[dict[str, str], str]:
+def bench_env(work: Path, keep_bytecode_setting: bool) -> tuple[dict[str, str], str]:
     env = dict(os.environ)
     note = "PYTHONDONTWRITEBYTECODE: unset"
-    if env.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+    if keep_bytecode_setting and env.get("PYTHONDONTWRITEBYTECODE"):
+        note = "PYTHONDONTWRITEBYTECODE: set (kept, --as-is): every run compiles hatchling and the plugins"
+    elif env.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
         # Hatch's build environment is installed without .pyc files; with this set, every run would compile
         # hatchling, pluggy, packaging and the plugins from source, which no user machine does.
         note = "PYTHONDONTWRITEBYTECODE: was set in this shell, unset for the measured commands"
@@ -200,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="runs of each fast scenario (default 7)")
     parser.add_argument("--cold-runs", type=int, default=3, help="runs of the cold build and bare pip (default 3)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--as-is", action="store_true",
+                        help="keep PYTHONDONTWRITEBYTECODE if set (default: unset it, as on a typical machine)")
     args = parser.parse_args(argv)
 
     sample = args.sample.resolve()
@@ -212,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     project = prepare(sample, work)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text("utf-8"))
     config = pyproject["tool"]["hatch"]["build"]["targets"]["lambda"]
-    env, bytecode_note = bench_env(work)
+    env, bytecode_note = bench_env(work, args.as_is)
 
     print(f"sample: {sample.relative_to(REPO) if sample.is_relative_to(REPO) else sample} "
           f"(runtime {config.get('runtime')}, architecture {config.get('architecture')}), copied to a temp dir")

@@ -330,7 +330,7 @@ def test_table_says_when_everything_was_reused(tmp_path: Path, capsys: pytest.Ca
     capsys.readouterr()
     build(root)
     err = capsys.readouterr().err
-    assert "all 2 layer(s) reused from the layer store: no installer ran" in err
+    assert "all 2 layers were reused from the layer store: no installer ran" in err
     assert "rebuilt because" not in err
 
 

@@ -65,12 +65,24 @@ def test_default_store_dir_home() -> None:
     assert default_store_dir({}) == Path.home() / ".cache" / "hatch-lambda" / "layers"
 
 
-def test_store_config_key_is_relative_to_the_project(tmp_path: Path) -> None:
+def test_store_config_key_is_relative_to_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_store: Path
+) -> None:
+    monkeypatch.delenv("HATCH_LAMBDA_STORE")
     root = make_project(tmp_path / "p", 'store = ".layer-store"\n' + LAYER, files={"bin/tool": "#!/bin/sh\n"})
     build(root)
     fp = only_layer(root)["fingerprint"]
     assert entry_paths(root / ".layer-store", fp)[0].is_file()
-    assert not any((Path(os.environ["HATCH_LAMBDA_STORE"]) / "v1").glob("*/*.zip"))
+    assert not (isolated_store / "v1").exists()
+
+
+def test_store_env_wins_over_config(tmp_path: Path, isolated_store: Path) -> None:
+    # CI points every project at the one directory it caches, whatever the projects say.
+    root = make_project(tmp_path / "p", 'store = ".layer-store"\n' + LAYER, files={"bin/tool": "#!/bin/sh\n"})
+    build(root)
+    fp = only_layer(root)["fingerprint"]
+    assert entry_paths(isolated_store, fp)[0].is_file()
+    assert not (root / ".layer-store").exists()
 
 
 # --- entries ----------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from hatch_lambda.fingerprint import (
 from hatch_lambda.manifest import KIND_BINARY, KIND_DEPS, KIND_FUNCTION, Artifact, Manifest
 from hatch_lambda.reporting import Reporter
 from hatch_lambda.runtimes import Target
-from hatch_lambda.store import LayerStore, StoreEntry, default_store_dir
+from hatch_lambda.store import STORE_ENV, LayerStore, StoreEntry, default_store_dir
 
 FORCE_ENV = "HATCH_LAMBDA_FORCE_REBUILD"
 PART_FUNCTION = "function"
@@ -104,11 +104,15 @@ def force_reason(config: LambdaConfig, environ: dict[str, str] | None = None) ->
     return None
 
 
-def store_for(plan: Plan) -> LayerStore:
-    """The `store` key (relative to the project), else $HATCH_LAMBDA_STORE, else the user's cache directory."""
-    if plan.config.store:
+def store_for(plan: Plan, environ: Mapping[str, str] | None = None) -> LayerStore:
+    """$HATCH_LAMBDA_STORE, else the `store` key (relative to the project), else the user's cache directory.
+
+    The environment wins so a CI job can point every project at the directory it caches between runs.
+    """
+    env = os.environ if environ is None else environ
+    if not env.get(STORE_ENV) and plan.config.store:
         return LayerStore((plan.root / os.path.expanduser(plan.config.store)).resolve())
-    return LayerStore(default_store_dir())
+    return LayerStore(default_store_dir(env))
 
 
 def hash_cache_for(store: LayerStore, root: Path) -> FileHashCache:

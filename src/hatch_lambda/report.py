@@ -35,5 +35,6 @@ def render_table(manifest: Manifest) -> str:
         body += "\nlayers rebuilt because:\n" + "\n".join(notes)
     reused = [a for a in manifest.layers if a.status == "reused"]
     if manifest.layers and len(reused) == len(manifest.layers):
-        body += f"\nall {len(reused)} layer(s) reused from the layer store: no installer ran"
+        what = "the layer was" if len(reused) == 1 else f"all {len(reused)} layers were"
+        body += f"\n{what} reused from the layer store: no installer ran"
     return body
