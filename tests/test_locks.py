@@ -388,6 +388,30 @@ def test_declared_but_not_locked_is_a_stale_lock(tmp_path: Path) -> None:
     )
 
 
+def test_lock_with_some_hashes_installs_without_any(tmp_path: Path) -> None:
+    write(tmp_path, "uv.lock", UV_HEADER + textwrap.dedent(
+        """\
+        [[package]]
+        name = "demo"
+        version = "1.0.0"
+        source = { editable = "." }
+        dependencies = [{ name = "six" }, { name = "private" }]
+
+        [[package]]
+        name = "private"
+        version = "0.1"
+        source = { registry = "https://pypi.example/simple" }
+
+        """
+    ) + uv_package("six", "1.17.0"))
+    log = ListReporter()
+    resolved = deps.resolve(tmp_path, deps.ProjectDependencies(), DependencyConfig(), X86_312, log)
+    assert (resolved.requirements, resolved.hashed) == (("private==0.1", "six==1.17.0"), False)
+    assert log.of("warn") == [
+        "uv.lock has no hashes for private: the dependency layer is installed without hash checking."
+    ]
+
+
 def test_uv_lock_of_another_project(tmp_path: Path) -> None:
     write(tmp_path, "uv.lock", UV_HEADER + uv_package("six", "1.17.0"))
     with pytest.raises(LockError, match=r"uv.lock has no entry for the project itself"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -162,7 +163,9 @@ def resolve(
             f"{locked.source} has no hashes for {', '.join(unhashed)}: the dependency layer is installed "
             "without hash checking."
         )
-    requirements = sorted(p.requirement() for p in locked.packages)
+    # pip turns hash checking on by itself when any line has a hash: all lines carry them, or none does.
+    packages = locked.packages if locked.hashed else [dataclasses.replace(p, hashes=()) for p in locked.packages]
+    requirements = sorted(p.requirement() for p in packages)
     return ResolvedDependencies(locked.source, True, tuple(requirements), hashed=locked.hashed,
                                 complete=locked.complete, roots=roots, pip_options=locked.pip_options, root=root)
 
