@@ -744,6 +744,18 @@ def test_no_handler_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     )
 
 
+def test_layers_only_build_cannot_be_invoked_but_can_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project(tmp_path / "p", 'handler = "demo_fn.handler.main"\n' + TWO_TOOLS, files=TOOLS)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        build(root, versions=["layers"])
+    assert cli.main(["invoke", str(root)]) == 2
+    assert capsys.readouterr().err == (
+        f"hatch-lambda: error: The build manifest {root / 'dist' / 'demo_fn-1.0.0-lambda.json'} lists no function "
+        "zip (a `lambda:layers` build?); build the function too: `hatch build -t lambda`.\n"
+    )
+    assert cli.main(["run", str(root), "--", "tool"]) == 0
+
+
 def test_handler_that_raises(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = project(tmp_path, """\
         def helper(event):
@@ -837,13 +849,13 @@ def test_handler_that_hangs_is_killed_with_its_children(tmp_path: Path, capsys: 
             open({str(pid_file)!r}, "w").write(str(child.pid))
             time.sleep(300)
         """)
-    code = cli.main(["invoke", str(root), "--timeout", "1", "-q"])
+    code = cli.main(["invoke", str(root), "--timeout", "3", "-q"])
     out, err = capsys.readouterr()
     error = json.loads(out)
     assert code == 1
     assert error["errorType"] == "Sandbox.Timedout"
-    assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Task timed out after 1.00 seconds", error["errorMessage"])
-    assert err.endswith("hatch-lambda: error: timed out before returning: the handler ran longer than 1.00 s "
+    assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Task timed out after 3.00 seconds", error["errorMessage"])
+    assert err.endswith("hatch-lambda: error: timed out before returning: the handler ran longer than 3.00 s "
                         "(--timeout); it was killed with every process it started.\n")
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 30
