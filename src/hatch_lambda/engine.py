@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import hatch_lambda.fingerprint as fingerprint_module
-from hatch_lambda import archive, binlayer, deps, limits
+from hatch_lambda import archive, binlayer, deps, limits, runtimes
 from hatch_lambda.archive import Entry
 from hatch_lambda.config import DEPS_LAYER, LambdaConfig
 from hatch_lambda.errors import DependencyError
@@ -174,7 +174,8 @@ def _deps_memo_key(plan: Plan, hashes: FileHashCache) -> str | None:
             "groups": json.loads(json.dumps(dict(project.groups))),
             "settings": json.loads(json.dumps(dataclasses.asdict(settings))),
             "target": [plan.config.runtime, plan.config.architecture],
-            "code": [_stat_key(m.__file__) for m in (deps, locks, archive, fingerprint_module, sys.modules[__name__])],
+            "code": [_stat_key(m.__file__)
+                     for m in (deps, locks, runtimes, archive, fingerprint_module, sys.modules[__name__])],
             "pip": _stat_key(spec.origin if spec else None),
         })
     except (OSError, TypeError, ValueError):
