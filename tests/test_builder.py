@@ -247,7 +247,8 @@ def test_env_overrides_runtime_and_architecture(tmp_path: Path, monkeypatch: pyt
     root = make_project(tmp_path / "p", 'runtime = "python3.13"\n')
     build(root)
     manifest = json.loads((root / "dist" / "demo_fn-1.0.0-lambda.json").read_text())
-    assert (manifest["runtime"], manifest["architecture"], manifest["python_version"]) == ("python3.11", "arm64", "3.11")
+    target = (manifest["runtime"], manifest["architecture"], manifest["python_version"])
+    assert target == ("python3.11", "arm64", "3.11")
 
 
 def test_clean_removes_our_artifacts(tmp_path: Path) -> None:
