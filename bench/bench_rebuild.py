@@ -44,14 +44,14 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def prepare(sample: Path, work: Path) -> Path:
+def prepare(sample: Path, work: Path, name: str = "project", with_plugin: bool = True) -> Path:
     """Copies the sample and points its hatch-build environment at this checkout and the no-op target."""
-    project = work / "project"
+    project = work / name
     shutil.copytree(sample, project, ignore=shutil.ignore_patterns("dist", ".venv", "__pycache__", "*.egg-info"))
     text = (project / "pyproject.toml").read_text("utf-8")
-    deps_line = (
-        f'dependencies = ["hatch-lambda @ {REPO.as_uri()}", "hatch-noop-builder @ {NOOP.as_uri()}"]'
-    )
+    plugins = [f"hatch-lambda @ {REPO.as_uri()}"] if with_plugin else []
+    plugins.append(f"hatch-noop-builder @ {NOOP.as_uri()}")
+    deps_line = "dependencies = [" + ", ".join(f'"{p}"' for p in plugins) + "]"
     if ENV_TABLE in text:
         head, _, tail = text.partition(ENV_TABLE)
         tail = re.sub(r"(?ms)^dependencies\s*=\s*\[.*?\]\s*$", deps_line, tail, count=1)
@@ -154,19 +154,27 @@ def bench_env(work: Path, keep_bytecode_setting: bool) -> tuple[dict[str, str], 
     return env, note
 
 
-def measure_fast(project: Path, env: dict[str, str], hatch: str, runs: int, handler: Path) -> dict[str, Any]:
-    """Floor, no-change and warm-after-edit builds, interleaved; checks the manifest after every edit."""
+def measure_fast(project: Path, bare_project: Path, env: dict[str, str], hatch: str, runs: int,
+                 handler: Path) -> dict[str, Any]:
+    """Floor, no-change and warm-after-edit builds, interleaved; checks the manifest after every edit.
+
+    `bare_project` is the same sample whose build environment has only the no-op target: hatchling imports
+    every installed builder plugin on every build, so the difference is what installing hatch-lambda costs
+    any target (the floor itself includes it, as the issue's floor runs in the same environment).
+    """
     noop = [hatch, "build", "-t", "noop"]
     lam = [hatch, "build", "-t", "lambda"]
     original = handler.read_text("utf-8")
-    # Create the hatch-build environment, fill the store, and bring the manifest to its steady state.
+    # Create the hatch-build environments, fill the store, and bring the manifest to its steady state.
+    run(noop, bare_project, env)
     run(noop, project, env)
     run(lam, project, env)
     run(lam, project, env)
     before = manifest(project)
-    times: dict[str, list[float]] = {"floor": [], "nochange": [], "warm": []}
+    times: dict[str, list[float]] = {"floor": [], "nochange": [], "warm": [], "bare_floor": []}
     problems: list[str] = []
     for i in range(runs):
+        times["bare_floor"].append(timed(noop, bare_project, env))
         times["floor"].append(timed(noop, project, env))
         times["nochange"].append(timed(lam, project, env))
         handler.write_text(original + f"BENCH_EDIT = {i}  # a one-line handler edit\n", "utf-8")
@@ -226,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in pip_config(env):
         print(line)
 
-    fast = measure_fast(project, env, hatch, args.runs, handler_file(project, config))
+    bare_project = prepare(sample, work, "project-without-plugin", with_plugin=False)
+    fast = measure_fast(project, bare_project, env, hatch, args.runs, handler_file(project, config))
     cold, bare, pip_cmd = measure_cold(project, config, env, hatch, args.cold_runs, work)
     times = fast["times"]
     floor = statistics.median(times["floor"])
@@ -236,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---:|---:|")
     rows = [
         ("hatch no-op floor (`hatch build -t noop`)", times["floor"]),
+        ("(no-op floor in an environment without hatch-lambda)", times["bare_floor"]),
         ("warm rebuild after a one-line handler edit", times["warm"]),
         ("no-change rebuild", times["nochange"]),
         ("cold build, empty layer store", cold),
