@@ -75,11 +75,26 @@ def test_dependency_locked_set_added_package() -> None:
     assert dep_fp(more) != dep_fp()
 
 
-def test_dependency_lock_source_and_flags() -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"source": "pylock.toml"},
+        {"locked": False},
+        {"hashed": True},
+        {"complete": True},
+        {"roots": ("pydantic",)},
+        {"pip_options": ("--index-url", "https://mirror.example/simple")},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_dependency_lock_inputs(change: dict[str, Any]) -> None:
     base = deps.ResolvedDependencies("uv.lock", True, ("pydantic==2.14.3", "requests==2.32.3"))
-    assert dep_fp(dataclasses.replace(base, source="pylock.toml")) != dep_fp(base)
-    assert dep_fp(dataclasses.replace(base, locked=False)) != dep_fp(base)
-    assert dep_fp(dataclasses.replace(base, hashed=True)) != dep_fp(base)
+    assert dep_fp(dataclasses.replace(base, **change)) != dep_fp(base)
+
+
+def test_dependency_lock_location_on_disk_is_not_an_input(tmp_path: Path) -> None:
+    base = deps.ResolvedDependencies("uv.lock", True, ("pydantic==2.14.3",), root=tmp_path / "a")
+    assert dep_fp(dataclasses.replace(base, root=tmp_path / "elsewhere")) == dep_fp(base)
 
 
 def test_dependency_declared_requirements_when_unlocked() -> None:
@@ -132,18 +147,16 @@ def test_dependency_installer_name(monkeypatch: pytest.MonkeyPatch) -> None:
         {"exclude_patterns": ("**/tests/**",)},
         {"strip_bytecode": False},
         {"keep_dist_info": False},
-        {"extras": ("fast",)},
-        {"groups": ("lambda",)},
     ],
     ids=lambda change: next(iter(change)),
 )
 def test_dependency_install_and_slimming_options(change: dict[str, Any]) -> None:
-    changed = dep_fp(settings=DependencyConfig(**change))
-    if next(iter(change)) in {"extras", "groups"}:
-        # Extras and groups act through the requirement lines they add, which are fingerprinted above.
-        assert changed == dep_fp()
-    else:
-        assert changed != dep_fp()
+    assert dep_fp(settings=DependencyConfig(**change)) != dep_fp()
+
+
+def test_dependency_extras_and_groups_act_through_requirements() -> None:
+    # They choose requirement lines (fingerprinted above); the same lines give the same layer.
+    assert dep_fp(settings=DependencyConfig(extras=("fast",), groups=("lambda",))) == dep_fp()
 
 
 def test_dependency_archive_format_version(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -207,6 +220,25 @@ def test_binary_archive_format_version(tmp_path: Path, monkeypatch: pytest.Monke
     before = bin_fp(tmp_path / "a", {"bin/x": ("1", True)})
     monkeypatch.setattr(fingerprint, "ARCHIVE_FORMAT_VERSION", fingerprint.ARCHIVE_FORMAT_VERSION + 1)
     assert bin_fp(tmp_path / "b", {"bin/x": ("1", True)}) != before
+
+
+def test_binary_fingerprint_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = bin_fp(tmp_path / "a", {"bin/x": ("1", True)})
+    monkeypatch.setattr(fingerprint, "FINGERPRINT_VERSION", fingerprint.FINGERPRINT_VERSION + 1)
+    assert bin_fp(tmp_path / "b", {"bin/x": ("1", True)}) != before
+
+
+def test_binary_layer_name_is_not_an_input(tmp_path: Path) -> None:
+    files = {"bin/tool": "#!/bin/sh\necho hi\n"}
+    layer = '[[tool.hatch.build.targets.lambda.layers]]\nname = "{}"\npaths = ["bin"]\n'
+    one = make_project(tmp_path / "one", layer.format("bin"), files=files)
+    two = make_project(tmp_path / "two", layer.format("tools"), files=files)
+    build(one)
+    build(two)
+    a, b = manifest_of(one)["layers"][0], manifest_of(two)["layers"][0]
+    assert (a["name"], b["name"]) == ("bin", "tools")
+    assert (a["fingerprint"], a["sha256"]) == (b["fingerprint"], b["sha256"])
+    assert b["status"] == "reused"  # the store entry the first project made
 
 
 def test_binary_ignores_source_path_mtime_and_inode(tmp_path: Path) -> None:
