@@ -284,3 +284,16 @@ def test_reproducible_across_time_and_paths(tmp_path: Path) -> None:
     before = _all_bytes(first)
     build(first)
     assert _all_bytes(first) == before
+
+
+def test_store_inside_the_project_is_not_shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HATCH_LAMBDA_STORE")
+    root = make_project(
+        tmp_path / "p",
+        'include = ["/demo_fn", "/layer-store"]\nstore = "layer-store"\n' + LAYER,
+        files={"bin/tool": "#!/bin/sh\n"},
+    )
+    build(root)
+    assert any((root / "layer-store").rglob("*.zip"))
+    build(root)  # the second build sees the store's files on disk and must still leave them out
+    assert listing(root / "dist" / "demo_fn-1.0.0-function.zip") == ["demo_fn/__init__.py", "demo_fn/handler.py"]

@@ -140,7 +140,7 @@ def test_index_unreachable_warm_succeeds_cold_fails(
     monkeypatch.delenv("PIP_NO_INDEX")
     monkeypatch.delenv("PIP_FIND_LINKS")
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
-    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_RETRIES", "1")  # with 0, pip does not print the connection error at all
     monkeypatch.setenv("PIP_TIMEOUT", "5")
     (root / "demo_fn" / "handler.py").write_text("def main(event, context):\n    return 2\n")
     build(root)
@@ -154,6 +154,7 @@ def test_index_unreachable_warm_succeeds_cold_fails(
     err = capsys.readouterr().err
     # deps.py words pip's failure; the engine adds that the layer had to be installed and why that needs pip.
     assert "tinydep" in err and "python3.12 on x86_64" in err
+    assert "pip could not reach the package index to build the dependency layer" in err
     assert f"is not in the layer store {tmp_path / 'empty-store'}, so it had to be installed" in err
     assert "a build whose layers are all in the store needs no package index" in err
     # The failed cold build left the previous artifacts as they were.

@@ -360,12 +360,6 @@ def test_fresh_copy_elsewhere_same_fingerprints_and_bytes(
     assert a["function"]["fingerprint"] == b["function"]["fingerprint"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deps.py: pip --target records console scripts as `../../bin/<name>` in RECORD with the hash of a "
-    "script whose shebang names the build interpreter; slim() drops bin/ but keeps those RECORD lines, so the "
-    "layer's bytes depend on where the interpreter lives (e.g. hatch's per-project build environment)",
-)
 def test_dependency_layer_bytes_do_not_depend_on_the_interpreter_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,6 +19,7 @@ from hatch_lambda.deps import ProjectDependencies
 from hatch_lambda.errors import HatchLambdaError
 from hatch_lambda.report import render_table
 from hatch_lambda.runtimes import RUNTIMES
+from hatch_lambda.store import store_dir
 
 RUNTIME_ENV = "HATCH_LAMBDA_RUNTIME"
 ARCHITECTURE_ENV = "HATCH_LAMBDA_ARCHITECTURE"
@@ -43,9 +44,12 @@ class LambdaBuilderConfig(WheelBuilderConfig):
         patterns += [".env", ".env.*"]
         for layer in self.lambda_config.binary_layers:
             patterns += [f"/{source}" for source, _ in layer.paths]
-        out = os.path.relpath(self.directory, self.root)
-        if not out.startswith(".."):
-            patterns.append(f"/{Path(out).as_posix()}")
+        # The output directory and a layer store kept inside the project are build products, not code.
+        root = Path(self.root).resolve()
+        for directory in (Path(self.directory), store_dir(root, self.lambda_config.store)):
+            inside = os.path.relpath(directory.resolve(), root)
+            if not inside.startswith(".."):
+                patterns.append(f"/{Path(inside).as_posix()}")
         return sorted(set(patterns))
 
 

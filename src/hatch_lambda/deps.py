@@ -11,7 +11,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,11 @@ _CONFLICTING_PIP_ENV = (
 )
 _NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
 _HASH_MISMATCH = "DO NOT MATCH THE HASHES"
+# What pip prints when it cannot reach an index at all (as opposed to finding no matching file there).
+_UNREACHABLE = re.compile(
+    r"Failed to establish a new connection|Could not fetch URL|Connection refused|Name or service not known|"
+    r"Temporary failure in name resolution|NewConnectionError|ProxyError|Max retries exceeded"
+)
 _PIP_TAIL = 15
 
 
@@ -82,9 +86,10 @@ class ResolvedDependencies:
 
 def installer_identity() -> dict[str, str]:
     """Name and version of the installer; a pip upgrade may pick other wheels, so it is fingerprinted."""
-    from importlib.metadata import version
+    # pip's own __version__ is what `python -m pip` runs, and reading it is cheaper than importlib.metadata.
+    from pip import __version__
 
-    return {"name": "pip", "version": version("pip")}
+    return {"name": "pip", "version": str(__version__)}
 
 
 def _parse_requirements(lines: Sequence[str], target: Target, origin: str) -> list[Requirement]:
@@ -247,6 +252,19 @@ def _tail(proc: subprocess.CompletedProcess[str]) -> str:
     return "\n".join(lines[-_PIP_TAIL:])
 
 
+def _raise_if_unreachable(proc: subprocess.CompletedProcess[str], resolved: ResolvedDependencies,
+                          target: Target) -> None:
+    """A cold build needs the package index; say so instead of blaming a missing wheel."""
+    if _UNREACHABLE.search(proc.stderr + proc.stdout):
+        message = (
+            f"pip could not reach the package index to build the dependency layer for {target.describe()} "
+            f"(dependencies from {resolved.source}); the layer is not in the store, so it must be installed. "
+            f"Check the network, the proxy and the index settings (PIP_INDEX_URL, pip.conf, `pip-args`).\n"
+            f"{_tail(proc)}"
+        )
+        raise DependencyError(message)
+
+
 def _searched(target: Target) -> str:
     return f"Searched platform tags: {', '.join(target.platform_tags)}, any; ABIs: {', '.join(target.abis)}."
 
@@ -292,6 +310,7 @@ def _build_sdist(requirement: str, resolved: ResolvedDependencies, target: Targe
     cmd += [*resolved.pip_options, *settings.pip_args, "-r", str(req_file)]
     proc = _run_pip(cmd, resolved.root, log)
     if proc.returncode != 0:
+        _raise_if_unreachable(proc, resolved, target)
         if _NO_MATCH.search(proc.stderr + proc.stdout):
             message = (
                 f"No acceptable wheel for {name} {version} on {target.describe()}, and no sdist to build one "
@@ -348,6 +367,7 @@ def _with_sdists(run: _RunPip, lines: list[str], resolved: ResolvedDependencies,
         output = proc.stderr + proc.stdout
         if _HASH_MISMATCH in output:
             raise _hash_mismatch_error(resolved, target, _tail(proc))
+        _raise_if_unreachable(proc, resolved, target)
         missing = _NO_MATCH.search(output)
         name = canonicalize_name(Requirement(missing.group(1)).name) if missing else None
         if missing is None or name is None or name in built:
@@ -492,6 +512,8 @@ class InstalledDist:
 
 
 def installed_dists(python_dir: Path) -> list[InstalledDist]:
+    from email.parser import HeaderParser  # only needed after an install; kept off the warm path
+
     found: list[InstalledDist] = []
     for info in sorted(python_dir.glob("*.dist-info")):
         meta = HeaderParser().parsestr((info / "METADATA").read_text("utf-8", errors="replace"))
@@ -603,6 +625,19 @@ def _drop_local_direct_urls(python_dir: Path) -> None:
                 record.write_text("\n".join(rows) + "\n", "utf-8")
 
 
+def _drop_records_outside(python_dir: Path) -> None:
+    """Drops RECORD rows for files outside `python/` (the console scripts removed above).
+
+    Their hashes cover a shebang naming the build interpreter, so keeping them would make the layer's bytes
+    depend on where the build environment lives.
+    """
+    for record in python_dir.glob("*.dist-info/RECORD"):
+        rows = record.read_text("utf-8").splitlines()
+        kept = [r for r in rows if not r.startswith("../")]
+        if kept != rows:
+            record.write_text("\n".join(kept) + "\n", "utf-8")
+
+
 def _matcher(patterns: Sequence[str]) -> Any:
     import pathspec
 
@@ -644,6 +679,7 @@ def slim(python_dir: Path, settings: DependencyConfig, target: Target, roots: It
     """Removes what the runtime never needs: excluded packages, bytecode caches, pattern matches, pip leftovers."""
     # pip --target leaves a `bin/` of console scripts whose shebang names the build host's interpreter.
     shutil.rmtree(python_dir / "bin", ignore_errors=True)
+    _drop_records_outside(python_dir)
     _drop_local_direct_urls(python_dir)
     if settings.exclude_packages:
         _exclude_packages(python_dir, settings, target, roots, log)

@@ -31,7 +31,7 @@ from hatch_lambda.fingerprint import (
 from hatch_lambda.manifest import KIND_BINARY, KIND_DEPS, KIND_FUNCTION, Artifact, Manifest
 from hatch_lambda.reporting import Reporter
 from hatch_lambda.runtimes import Target
-from hatch_lambda.store import STORE_ENV, LayerStore, StoreEntry, default_store_dir
+from hatch_lambda.store import LayerStore, StoreEntry, store_dir
 
 FORCE_ENV = "HATCH_LAMBDA_FORCE_REBUILD"
 PART_FUNCTION = "function"
@@ -109,10 +109,7 @@ def store_for(plan: Plan, environ: Mapping[str, str] | None = None) -> LayerStor
 
     The environment wins so a CI job can point every project at the directory it caches between runs.
     """
-    env = os.environ if environ is None else environ
-    if not env.get(STORE_ENV) and plan.config.store:
-        return LayerStore((plan.root / os.path.expanduser(plan.config.store)).resolve())
-    return LayerStore(default_store_dir(env))
+    return LayerStore(store_dir(plan.root, plan.config.store, environ))
 
 
 def hash_cache_for(store: LayerStore, root: Path) -> FileHashCache:

@@ -271,13 +271,9 @@ def default_layouts_dir(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get(LAYOUTS_ENV):
         return Path(env[LAYOUTS_ENV]).expanduser()
-    if sys.platform == "win32":
-        base = Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "hatch-lambda" / "layouts"
+    from hatch_lambda.store import user_cache_dir
+
+    return user_cache_dir(env) / "layouts"
 
 
 def layout_key(manifest: Manifest) -> str:

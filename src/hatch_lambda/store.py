@@ -33,13 +33,27 @@ def default_store_dir(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get(STORE_ENV):
         return Path(env[STORE_ENV]).expanduser()
+    return user_cache_dir(env) / "layers"
+
+
+def store_dir(root: Path, configured: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """$HATCH_LAMBDA_STORE, else the `store` key (relative to the project), else the user's cache directory."""
+    env = os.environ if environ is None else environ
+    if not env.get(STORE_ENV) and configured:
+        return (root / os.path.expanduser(configured)).resolve()
+    return default_store_dir(env)
+
+
+def user_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """`hatch-lambda` in the user's cache directory (XDG on Linux, ~/Library/Caches, %LOCALAPPDATA%)."""
+    env = os.environ if environ is None else environ
     if sys.platform == "win32":
         base = Path(env.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
     elif sys.platform == "darwin":
         base = Path.home() / "Library" / "Caches"
     else:
         base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "hatch-lambda" / "layers"
+    return base / "hatch-lambda"
 
 
 @dataclass(frozen=True)
