@@ -96,3 +96,22 @@ def test_web_deps_layer(tmp_path: Path, hatch_env: dict[str, str]) -> None:
     assert any(n.startswith("python/pydantic_core/") and n.endswith(".so") for n in names)
     function = listing(out / manifest["function"]["file"])
     assert all(n.startswith("web_deps/") for n in function)
+
+
+@pytest.mark.network
+def test_lock_samples_give_the_same_layer_content(tmp_path: Path, hatch_env: dict[str, str]) -> None:
+    """pylock.toml, uv.lock and poetry.lock pin the same packages: the real builds hold the same files."""
+    import zipfile
+
+    contents = {}
+    for sample in ("lock_pylock", "lock_uv", "lock_poetry"):
+        out = tmp_path / sample
+        hatch_build(SAMPLES / sample, "lambda", out, hatch_env)
+        manifest = json.loads(next(out.glob("*-lambda.json")).read_text())
+        (deps,) = [a for a in manifest["layers"] if a["kind"] == "dependency-layer"]
+        assert deps["changes"] or deps["status"] == "reused"
+        with zipfile.ZipFile(out / deps["file"]) as zf:
+            contents[sample] = {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
+    assert "python/dateutil/parser/_parser.py" in contents["lock_uv"]
+    assert "python/six.py" in contents["lock_uv"]
+    assert contents["lock_pylock"] == contents["lock_uv"] == contents["lock_poetry"]
