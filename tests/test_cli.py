@@ -82,8 +82,7 @@ def test_run_passes_the_commands_status_and_output(tmp_path: Path) -> None:
 
 def test_console_script_is_installed() -> None:
     script = shutil.which("hatch-lambda")
-    if script is None:
-        pytest.skip("hatch-lambda is not on PATH (package not installed)")
+    assert script is not None, "the test command installs the package, and with it the hatch-lambda script"
     proc = subprocess.run([script, "--version"], capture_output=True, text=True, check=False, timeout=60)
     assert (proc.returncode, proc.stdout) == (0, f"hatch-lambda {__version__}\n")
 
