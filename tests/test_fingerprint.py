@@ -360,6 +360,24 @@ def test_fresh_copy_elsewhere_same_fingerprints_and_bytes(
     assert a["function"]["fingerprint"] == b["function"]["fingerprint"]
 
 
+def _interpreter_at(prefix: Path) -> Path:
+    """This interpreter, reachable at another path (a venv stays a venv: its config and site-packages follow)."""
+    import sys
+    import sysconfig
+
+    link = prefix / "bin" / "python"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(sys.executable)
+    if sys.prefix != sys.base_prefix:
+        # A symlinked venv interpreter finds its venv through pyvenv.cfg next to (or above) the link.
+        shutil.copy2(Path(sys.prefix) / "pyvenv.cfg", prefix / "pyvenv.cfg")
+        site = Path(sysconfig.get_path("purelib"))
+        mirror = prefix / site.relative_to(sys.prefix)
+        mirror.parent.mkdir(parents=True)
+        mirror.symlink_to(site)
+    return link
+
+
 def test_dependency_layer_bytes_do_not_depend_on_the_interpreter_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -375,9 +393,7 @@ def test_dependency_layer_bytes_do_not_depend_on_the_interpreter_path(
                         dependencies=["clitool==1.0"])
     shas = []
     for where in ("short", "a/much/longer/path/to/the/interpreter"):
-        link = tmp_path / where / "python"
-        link.parent.mkdir(parents=True)
-        link.symlink_to(sys.executable)
+        link = _interpreter_at(tmp_path / where)
         monkeypatch.setattr(sys, "executable", str(link))
         monkeypatch.setenv("HATCH_LAMBDA_STORE", str(tmp_path / f"store-{len(shas)}"))
         build(root)
