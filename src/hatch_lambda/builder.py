@@ -6,20 +6,21 @@ import os
 from collections.abc import Callable, Generator
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hatchling.builders.plugin.interface import BuilderInterface
 from hatchling.builders.wheel import WheelBuilderConfig
 from hatchling.plugin.manager import PluginManager
 
-from hatch_lambda import engine, manifest
-from hatch_lambda.archive import Entry
-from hatch_lambda.config import DEPS_LAYER, LambdaConfig, parse_config
-from hatch_lambda.deps import ProjectDependencies
+from hatch_lambda.config import DEPS_LAYER, PART_FUNCTION, PART_LAYERS, LambdaConfig, parse_config
 from hatch_lambda.errors import HatchLambdaError
-from hatch_lambda.report import render_table
-from hatch_lambda.runtimes import RUNTIMES
 from hatch_lambda.store import store_dir
+
+if TYPE_CHECKING:
+    from hatch_lambda import engine
+
+# hatchling imports every builder plugin of its environment on every build (`hatch build -t wheel` too), so
+# the engine and what it needs are imported only when a lambda build runs.
 
 RUNTIME_ENV = "HATCH_LAMBDA_RUNTIME"
 ARCHITECTURE_ENV = "HATCH_LAMBDA_ARCHITECTURE"
@@ -68,7 +69,7 @@ class LambdaBuilder(BuilderInterface[LambdaBuilderConfig, PluginManager]):
         return LambdaBuilderConfig
 
     def get_version_api(self) -> dict[str, Callable[..., str]]:
-        return {engine.PART_FUNCTION: self.build_function, engine.PART_LAYERS: self.build_layers}
+        return {PART_FUNCTION: self.build_function, PART_LAYERS: self.build_layers}
 
     def build(self, *, directory: str | None = None, versions: list[str] | None = None,
               **kwargs: Any) -> Generator[str, None, None]:
@@ -90,10 +91,10 @@ class LambdaBuilder(BuilderInterface[LambdaBuilderConfig, PluginManager]):
         name = self.project_file_name
         out = Path(directory)
         layer_names = [DEPS_LAYER, *[layer.name for layer in self.config.lambda_config.binary_layers]]
-        if engine.PART_FUNCTION in versions:
+        if PART_FUNCTION in versions:
             for path in out.glob(f"{name}-*-function.zip"):
                 path.unlink()
-        if engine.PART_LAYERS in versions:
+        if PART_LAYERS in versions:
             for layer in layer_names:
                 for path in out.glob(f"{name}-{layer}-" + "?" * 12 + ".zip"):
                     path.unlink()
@@ -105,6 +106,10 @@ class LambdaBuilder(BuilderInterface[LambdaBuilderConfig, PluginManager]):
         return str(self.normalize_file_name_component(self.metadata.core.raw_name))
 
     def _run(self, directory: str) -> engine.BuildResult:
+        from hatch_lambda import engine, manifest
+        from hatch_lambda.report import render_table
+        from hatch_lambda.runtimes import RUNTIMES
+
         if self._result is not None:
             return self._result
         reporter = _HatchReporter(self.app)
@@ -128,10 +133,14 @@ class LambdaBuilder(BuilderInterface[LambdaBuilderConfig, PluginManager]):
         return result
 
     def _plan(self, directory: str) -> engine.Plan:
+        from hatch_lambda import engine
+        from hatch_lambda.archive import Entry
+        from hatch_lambda.deps import ProjectDependencies
+
         cfg = self.config.lambda_config
         parts = frozenset(self._requested or self.get_default_versions())
         files: tuple[Entry, ...] = ()
-        if engine.PART_FUNCTION in parts:
+        if PART_FUNCTION in parts:
             files = tuple(
                 Entry(Path(f.path), Path(f.distribution_path).as_posix(), os.access(f.path, os.X_OK))
                 for f in self.recurse_included_files()

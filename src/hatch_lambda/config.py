@@ -18,6 +18,9 @@ TABLE = "tool.hatch.build.targets.lambda"
 DEPS_LAYER = "deps"
 DEFAULT_BINARY_LAYER = "bin"
 MAX_LAYERS = 5
+# The target's versions (`hatch build -t lambda:function`, `lambda:layers`), i.e. the parts a build makes.
+PART_FUNCTION = "function"
+PART_LAYERS = "layers"
 
 # Keys hatchling itself reads from any target table; they configure the function zip's file selection
 # and the build environment, so we accept them untouched.

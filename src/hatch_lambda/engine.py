@@ -19,7 +19,7 @@ from typing import Any
 import hatch_lambda.fingerprint as fingerprint_module
 from hatch_lambda import archive, binlayer, deps, limits, runtimes
 from hatch_lambda.archive import Entry
-from hatch_lambda.config import DEPS_LAYER, LambdaConfig
+from hatch_lambda.config import DEPS_LAYER, PART_FUNCTION, PART_LAYERS, LambdaConfig
 from hatch_lambda.errors import DependencyError
 from hatch_lambda.fingerprint import (
     FileHashCache,
@@ -34,8 +34,6 @@ from hatch_lambda.runtimes import Target
 from hatch_lambda.store import LayerStore, StoreEntry, store_dir
 
 FORCE_ENV = "HATCH_LAMBDA_FORCE_REBUILD"
-PART_FUNCTION = "function"
-PART_LAYERS = "layers"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FP12 = re.compile(r"^[0-9a-f]{12}$")
 _DEPS_MEMO = "dependency-layer"
