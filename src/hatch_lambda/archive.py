@@ -139,11 +139,6 @@ def atomic_path(destination: Path) -> Iterator[Path]:
         raise
 
 
-def unzipped_size(path: Path) -> int:
-    with zipfile.ZipFile(path) as zf:
-        return sum(info.file_size for info in zf.infolist())
-
-
 def zip_names(path: Path) -> list[str]:
     with zipfile.ZipFile(path) as zf:
         return [info.filename for info in zf.infolist() if not info.is_dir()]

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from packaging.dependency_groups import resolve_dependency_groups
-from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.tags import Tag, parse_tag
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
@@ -694,7 +693,3 @@ def slim(python_dir: Path, settings: DependencyConfig, target: Target, roots: It
         for info in python_dir.glob("*.dist-info"):
             shutil.rmtree(info)
     _prune_empty_dirs(python_dir)
-
-
-def marker_matches(marker: str, target: Target) -> bool:
-    return Marker(marker).evaluate(dict(target.marker_environment))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Protocol
 
 
@@ -10,23 +9,6 @@ class Reporter(Protocol):
     def info(self, message: str) -> None: ...
     def warn(self, message: str) -> None: ...
     def debug(self, message: str) -> None: ...
-
-
-class StderrReporter:
-    """Plain reporter for the CLI and tests; debug lines only when verbose."""
-
-    def __init__(self, verbose: bool = False) -> None:
-        self.verbose = verbose
-
-    def info(self, message: str) -> None:
-        print(message, file=sys.stderr)
-
-    def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=sys.stderr)
-
-    def debug(self, message: str) -> None:
-        if self.verbose:
-            print(message, file=sys.stderr)
 
 
 class ListReporter:
