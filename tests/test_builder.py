@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from hatch_lambda import limits
-from helpers import build, listing, make_project, mode_of, sha256_file
+from helpers import build, listing, make_project, make_wheel, mode_of, sha256_file
 
 LAYER = """
 handler = "demo_fn.handler.main"
@@ -148,13 +148,32 @@ def test_config_error_names_file_field_value(tmp_path: Path, capsys: pytest.Capt
     assert artifacts(root) == []
 
 
-def test_too_many_layers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _five_layers() -> tuple[str, dict[str, str]]:
     layers = "".join(
         f'[[tool.hatch.build.targets.lambda.layers]]\nname = "l{i}"\npaths = ["d{i}"]\n' for i in range(5)
     )
-    root = make_project(tmp_path / "p", layers, files={f"d{i}/f": "x" for i in range(5)})
+    return layers, {f"d{i}/f": "x" for i in range(5)}
+
+
+def test_five_binary_layers_without_dependencies_build(tmp_path: Path) -> None:
+    layers, files = _five_layers()
+    root = make_project(tmp_path / "p", layers, files=files)
+    build(root)
+    manifest = json.loads((root / "dist" / "demo_fn-1.0.0-lambda.json").read_text())
+    assert [layer["name"] for layer in manifest["layers"]] == ["l0", "l1", "l2", "l3", "l4"]
+
+
+def test_six_layers_with_the_dependency_layer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    make_wheel(tmp_path / "wheels", "tinydep", "1.0")
+    layers, files = _five_layers()
+    offline = f'pip-args = ["--no-index", "--find-links", "{(tmp_path / "wheels").as_posix()}"]\n'
+    root = make_project(tmp_path / "p", offline + layers, files=files, dependencies=["tinydep==1.0"])
     err = fail(root, capsys)
-    assert "declares 6 layers (deps, l0, l1, l2, l3, l4); Lambda allows at most 5 per function" in err
+    assert "The build has 6 layers (demo_fn-deps-" in err
+    assert "Lambda allows at most 5 per function. Merge binary layers or remove one" in err
     assert artifacts(root) == []
 
 
@@ -266,7 +285,7 @@ def _all_bytes(root: Path) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in sorted((root / "dist").glob("*.zip"))}
 
 
-def test_reproducible_across_time_and_paths(tmp_path: Path) -> None:
+def test_reproducible_across_time_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = {"bin/tool": "#!/bin/sh\necho hi\n", "demo_fn/util.py": "X = 1\n"}
     first = make_project(tmp_path / "a" / "p", LAYER, files=files)
     build(first)
@@ -276,7 +295,11 @@ def test_reproducible_across_time_and_paths(tmp_path: Path) -> None:
     for path in second.rglob("*"):
         os.utime(path, (1_800_000_000, 1_800_000_000))
     (second / "demo_fn" / "util.py").chmod(0o600)
+    # Its own empty store: the clone must build its layers, not reuse the first build's.
+    monkeypatch.setenv("HATCH_LAMBDA_STORE", str(tmp_path / "clone-store"))
     build(second)
+    clone_manifest = json.loads((second / "dist" / "demo_fn-1.0.0-lambda.json").read_text())
+    assert [layer["status"] for layer in clone_manifest["layers"]] == ["built"]
     assert _all_bytes(first) == _all_bytes(second)
     # And a rebuild in place at a later time.
     for path in first.rglob("*.py"):
@@ -297,3 +320,142 @@ def test_store_inside_the_project_is_not_shipped(tmp_path: Path, monkeypatch: py
     assert any((root / "layer-store").rglob("*.zip"))
     build(root)  # the second build sees the store's files on disk and must still leave them out
     assert listing(root / "dist" / "demo_fn-1.0.0-function.zip") == ["demo_fn/__init__.py", "demo_fn/handler.py"]
+
+
+def _layer_listing(root: Path) -> list[str]:
+    manifest = json.loads((root / "dist" / "demo_fn-1.0.0-lambda.json").read_text())
+    return listing(root / "dist" / manifest["layers"][0]["file"])
+
+
+def test_single_file_mapped_into_a_folder_keeps_its_name(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path / "p",
+        """
+        [[tool.hatch.build.targets.lambda.layers]]
+        paths = { "scripts/run.sh" = "/opt/bin/", "conf.txt" = "/opt", "other.txt" = "etc/renamed.txt" }
+        """,
+        files={"scripts/run.sh": "#!/bin/sh\n", "conf.txt": "x", "other.txt": "y"},
+    )
+    build(root)
+    assert _layer_listing(root) == ["bin/run.sh", "conf.txt", "etc/renamed.txt"]
+
+
+def test_dangling_symlink_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project(tmp_path / "p", LAYER, files={"bin/tool": "#!/bin/sh\n"})
+    (root / "bin" / "broken").symlink_to("missing")
+    err = fail(root, capsys)
+    assert "contains the symlink bin/broken -> missing, which leads nowhere" in err
+    assert "Traceback" not in err
+    assert artifacts(root) == []
+
+
+def test_symlink_loop_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project(tmp_path / "p", LAYER, files={"bin/tool": "#!/bin/sh\n"})
+    (root / "bin" / "loop").symlink_to("loop")
+    err = fail(root, capsys)
+    assert "contains the symlink bin/loop -> loop, which leads nowhere" in err
+    assert artifacts(root) == []
+
+
+def test_folder_link_to_an_ancestor_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project(tmp_path / "p", LAYER, files={"bin/tool": "#!/bin/sh\n"})
+    (root / "bin" / "again").symlink_to("..")
+    err = fail(root, capsys)
+    assert "contains the symlink bin/again -> .., which points to a folder that contains it" in err
+    assert artifacts(root) == []
+
+
+def test_layer_path_that_is_a_dangling_link(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project(tmp_path / "p", LAYER)
+    (root / "bin").symlink_to("missing-dir")
+    err = fail(root, capsys)
+    assert "contains the symlink bin -> missing-dir, which leads nowhere" in err
+    assert artifacts(root) == []
+
+
+def test_empty_layer_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project(tmp_path / "p", LAYER)
+    (root / "bin" / "empty").mkdir(parents=True)
+    err = fail(root, capsys)
+    assert "layer 'bin' (`tool.hatch.build.targets.lambda.layers`) holds no files" in err
+    assert artifacts(root) == []
+
+
+def test_nested_folder_links_inside_the_project_are_followed(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", LAYER, files={"bin/tool": "#!/bin/sh\n", "shared/sub/x.sh": "#!/bin/sh\n"})
+    (root / "shared" / "subl").symlink_to("sub")
+    (root / "bin" / "sh").symlink_to("../shared")
+    build(root)
+    assert _layer_listing(root) == ["bin/sh/sub/x.sh", "bin/sh/subl/x.sh", "bin/tool"]
+
+
+def test_handler_defined_in_a_module_level_branch(tmp_path: Path) -> None:
+    handler = (
+        "import os\n"
+        "if os.environ.get('FAST'):\n    from demo_fn.fast import main\n"
+        "else:\n    def main(event, context):\n        return 1\n"
+    )
+    root = make_project(tmp_path / "p", 'handler = "demo_fn.handler.main"\n', files={"demo_fn/handler.py": handler})
+    build(root)
+    assert (root / "dist" / "demo_fn-1.0.0-function.zip").is_file()
+
+
+def test_single_module_project(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", 'handler = "lambda_function.lambda_handler"\n', files={
+        "lambda_function.py": "def lambda_handler(event, context):\n    return 1\n",
+    })
+    shutil.rmtree(root / "demo_fn")
+    build(root)
+    assert listing(root / "dist" / "demo_fn-1.0.0-function.zip") == ["lambda_function.py"]
+
+
+def test_no_code_to_ship_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_project(tmp_path / "p", 'handler = "app.main.handler"\n')
+    shutil.rmtree(root / "demo_fn")
+    err = fail(root, capsys)
+    assert (
+        f"{root}/pyproject.toml: cannot tell which files form the function zip: there is no package named like the "
+        "project ('demo-fn') and no handler module 'app' at the project root or under src/. Name them in "
+        "`[tool.hatch.build.targets.lambda]`, e.g. `only-include = [\"lambda_function.py\"]`" in err
+    )
+    assert "Traceback" not in err
+
+
+def test_clean_with_a_bad_config_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hatch_lambda.builder import LambdaBuilder
+
+    root = make_project(tmp_path / "p", 'runtime = "python3.9"\n')
+    with pytest.raises(SystemExit):
+        list(LambdaBuilder(str(root)).build(directory=str(root / "dist"), clean_only=True))
+    err = capsys.readouterr().err
+    assert "Field `tool.hatch.build.targets.lambda.runtime` must be one of" in err
+    assert "Traceback" not in err
+
+
+def test_bad_environment_override_names_the_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HATCH_LAMBDA_RUNTIME", "python3.9")
+    root = make_project(tmp_path / "p")
+    err = fail(root, capsys)
+    assert (
+        "Environment variable HATCH_LAMBDA_RUNTIME is 'python3.9'; it overrides "
+        "`tool.hatch.build.targets.lambda.runtime` and must be one of python3.10, python3.11, python3.12, "
+        "python3.13, python3.14." in err
+    )
+    assert artifacts(root) == []
+
+
+def test_rebuild_of_an_older_version_is_the_newest_manifest(tmp_path: Path) -> None:
+    """`hatch-lambda invoke` takes the newest manifest: an unchanged rebuild must still count as newest."""
+    root = make_project(tmp_path / "p")
+    build(root)
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "1.0.0"', 'version = "2.0.0"'))
+    build(root)
+    pyproject.write_text(pyproject.read_text().replace('version = "2.0.0"', 'version = "1.0.0"'))
+    old = root / "dist" / "demo_fn-1.0.0-lambda.json"
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    build(root)
+    newest = max((root / "dist").glob("*-lambda.json"), key=lambda p: p.stat().st_mtime_ns)
+    assert newest.name == "demo_fn-1.0.0-lambda.json"

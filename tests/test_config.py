@@ -65,8 +65,16 @@ def test_hatchling_keys_are_accepted() -> None:
 def test_runtime_unknown() -> None:
     assert problems({"runtime": "python3.9"}) == [
         f"Field `{T}.runtime` must be one of python3.10, python3.11, python3.12, python3.13, python3.14, "
-        "not 'python3.9' (did you mean 'python3.14'?)"
+        "not 'python3.9'"
     ]
+
+
+def test_runtime_typo_did_you_mean() -> None:
+    assert problems({"runtime": "python312"})[0].endswith("not 'python312' (did you mean 'python3.12'?)")
+
+
+def test_architecture_alias_did_you_mean() -> None:
+    assert problems({"architecture": "amd64"})[0].endswith("not 'amd64' (did you mean 'x86_64'?)")
 
 
 def test_runtime_not_a_string() -> None:
@@ -149,17 +157,28 @@ def test_layers_not_an_array() -> None:
         parse_config({"layers": {"paths": ["bin"]}})
 
 
-def test_too_many_layers() -> None:
-    layers = [{"name": f"l{i}", "paths": [f"d{i}"]} for i in range(5)]
+def test_too_many_binary_layers() -> None:
+    layers = [{"name": f"l{i}", "paths": [f"d{i}"]} for i in range(6)]
     assert problems({"layers": layers}) == [
-        f"Field `{T}.layers` declares 6 layers (deps, l0, l1, l2, l3, l4); Lambda allows at most 5 per function"
+        f"Field `{T}.layers` declares 6 binary layers (l0, l1, l2, l3, l4, l5); Lambda allows at most 5 per function"
     ]
+
+
+def test_five_binary_layers_and_a_deps_layer_are_left_to_the_build() -> None:
+    # Whether the dependency layer exists depends on the dependencies; the engine counts the real layers.
+    layers = [{"name": f"l{i}", "paths": [f"d{i}"]} for i in range(5)]
+    assert parse_config({"layers": layers}).layer_order == ("deps", "l0", "l1", "l2", "l3", "l4")
 
 
 def test_five_layers_without_deps_layer_is_fine() -> None:
     layers = [{"name": f"l{i}", "paths": [f"d{i}"]} for i in range(5)]
     cfg = parse_config({"layers": layers, "deps-layer": False})
     assert cfg.layer_order == ("l0", "l1", "l2", "l3", "l4")
+
+
+def test_trailing_slash_means_into_the_folder() -> None:
+    cfg = parse_config({"layers": [{"paths": {"run.sh": "/opt/bin/", "conf.txt": "/opt"}}]})
+    assert cfg.binary_layers[0].paths == (("run.sh", "bin/"), ("conf.txt", "."))
 
 
 def test_layer_order_unknown_and_missing() -> None:

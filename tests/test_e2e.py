@@ -24,9 +24,11 @@ def hatch_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
-def hatch_build(project: Path, target: str, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def hatch_build(project: Path, target: str, out: Path, env: dict[str, str],
+                store: Path | None = None) -> subprocess.CompletedProcess[str]:
+    store_env = {"HATCH_LAMBDA_STORE": str(store)} if store else _store_env()
     proc = subprocess.run(
-        ["hatch", "build", "-t", target, str(out)], cwd=project, env={**env, **_store_env()},
+        ["hatch", "build", "-t", target, str(out)], cwd=project, env={**env, **store_env},
         capture_output=True, text=True, check=False, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -77,7 +79,10 @@ def test_byte_identical_across_clones_and_time(tmp_path: Path, hatch_env: dict[s
     project = clone(tmp_path / "clone", "hello_layer")
     for path in project.rglob("*"):
         os.utime(path, (1_900_000_000, 1_900_000_000))
-    hatch_build(project, "lambda", second, hatch_env)
+    # Its own empty store, so the clone builds its layer instead of reusing the first build's.
+    hatch_build(project, "lambda", second, hatch_env, store=tmp_path / "clone-store")
+    manifest = json.loads((second / "hello_layer-0.1.0-lambda.json").read_text())
+    assert [layer["status"] for layer in manifest["layers"]] == ["built"]
     one = {p.name: sha256_file(p) for p in first.glob("*.zip")}
     two = {p.name: sha256_file(p) for p in second.glob("*.zip")}
     assert one == two and len(one) == 2

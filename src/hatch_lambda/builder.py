@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hatchling.builders.plugin.interface import BuilderInterface
-from hatchling.builders.wheel import WheelBuilderConfig
+from hatchling.builders.wheel import FileSelectionOptions, WheelBuilderConfig
 from hatchling.plugin.manager import PluginManager
 
-from hatch_lambda.config import DEPS_LAYER, PART_FUNCTION, PART_LAYERS, LambdaConfig, parse_config
-from hatch_lambda.errors import HatchLambdaError
+from hatch_lambda.config import DEPS_LAYER, PART_FUNCTION, PART_LAYERS, TABLE, LambdaConfig, parse_config
+from hatch_lambda.errors import ConfigError, HatchLambdaError
+from hatch_lambda.runtimes import ARCHITECTURES, RUNTIMES
 from hatch_lambda.store import store_dir
 
 if TYPE_CHECKING:
@@ -34,10 +35,44 @@ class LambdaBuilderConfig(WheelBuilderConfig):
         project_file = os.path.join(self.root, "pyproject.toml")
         raw = dict(self.target_config)
         # CI matrices and local testing build one project for several targets without editing it.
-        for key, env in (("runtime", RUNTIME_ENV), ("architecture", ARCHITECTURE_ENV)):
-            if os.environ.get(env):
-                raw[key] = os.environ[env]
+        overrides = (("runtime", RUNTIME_ENV, RUNTIMES), ("architecture", ARCHITECTURE_ENV, ARCHITECTURES))
+        for key, env, choices in overrides:
+            value = os.environ.get(env)
+            if not value:
+                continue
+            if value not in choices:
+                message = (
+                    f"Environment variable {env} is {value!r}; it overrides `{TABLE}.{key}` and must be one of "
+                    f"{', '.join(choices)}."
+                )
+                raise HatchLambdaError(message)
+            raw[key] = value
         return parse_config(raw, source=project_file)
+
+    @cached_property
+    def default_file_selection_options(self) -> FileSelectionOptions:
+        """The wheel target's heuristics, then the handler's module: `lambda_function.py` alone is a project."""
+        try:
+            return super().default_file_selection_options
+        except ValueError:
+            pass
+        handler = self.lambda_config.handler
+        top = handler.split(".", 1)[0] if handler else None
+        exclude = self.target_config.get("exclude", self.build_config.get("exclude", []))
+        if top and os.path.isfile(os.path.join(self.root, f"{top}.py")):
+            return FileSelectionOptions([], exclude, [], [f"{top}.py"])
+        if top and os.path.isfile(os.path.join(self.root, top, "__init__.py")):
+            return FileSelectionOptions([], exclude, [top], [])
+        if top and os.path.isfile(os.path.join(self.root, "src", top, "__init__.py")):
+            return FileSelectionOptions([], exclude, [f"src/{top}"], [])
+        name = self.builder.metadata.core.name
+        found = f"handler module {top!r}" if top else "handler module (`handler` is not set)"
+        problem = (
+            f"cannot tell which files form the function zip: there is no package named like the project "
+            f"({name!r}) and no {found} at the project root or under src/. Name them in `[{TABLE}]`, e.g. "
+            f"`only-include = [\"lambda_function.py\"]` or `packages = [\"src/my_app\"]`."
+        )
+        raise ConfigError([problem], os.path.join(self.root, "pyproject.toml")) from None
 
     def default_global_exclude(self) -> list[str]:
         # Secrets, layer inputs and the output directory never belong in the function zip.
@@ -90,7 +125,12 @@ class LambdaBuilder(BuilderInterface[LambdaBuilderConfig, PluginManager]):
     def clean(self, directory: str, versions: list[str]) -> None:
         name = self.project_file_name
         out = Path(directory)
-        layer_names = [DEPS_LAYER, *[layer.name for layer in self.config.lambda_config.binary_layers]]
+        try:
+            binary = self.config.lambda_config.binary_layers
+        except HatchLambdaError as e:
+            self.app.abort(str(e))
+            raise
+        layer_names = [DEPS_LAYER, *[layer.name for layer in binary]]
         if PART_FUNCTION in versions:
             for path in out.glob(f"{name}-*-function.zip"):
                 path.unlink()
@@ -108,7 +148,6 @@ class LambdaBuilder(BuilderInterface[LambdaBuilderConfig, PluginManager]):
     def _run(self, directory: str) -> engine.BuildResult:
         from hatch_lambda import engine, manifest
         from hatch_lambda.report import render_table
-        from hatch_lambda.runtimes import RUNTIMES
 
         if self._result is not None:
             return self._result

@@ -31,6 +31,9 @@ HATCHLING_KEYS = frozenset({
     "skip-excluded-dirs", "sources", "versions",
 })
 
+# Names people reach for that Lambda spells differently.
+_ALIASES = {"aarch64": "arm64", "arm": "arm64", "graviton": "arm64", "amd64": "x86_64", "x86-64": "x86_64",
+            "x64": "x86_64"}
 _HANDLER_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _LAYER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -123,8 +126,8 @@ def _string_list(raw: Mapping[str, Any], key: str, c: _Collector) -> tuple[str, 
 def _choice(raw: Mapping[str, Any], key: str, choices: Mapping[str, object], default: str, c: _Collector) -> str:
     value = _get(raw, key, str, "a string", default, c)
     if value not in choices:
-        hint = difflib.get_close_matches(value, list(choices), n=1)
-        did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+        hint = _ALIASES.get(value.lower()) or next(iter(difflib.get_close_matches(value, list(choices), 1, 0.85)), None)
+        did_you_mean = f" (did you mean {hint!r}?)" if hint in choices else ""
         c.bad_value(key, f"must be one of {', '.join(choices)}, not {value!r}{did_you_mean}")
         return default
     return value
@@ -140,7 +143,9 @@ def _layer_path(text: str) -> str | None:
         path = PurePosixPath(*path.parts[2:]) if len(path.parts) > 2 else PurePosixPath(".")
     if ".." in path.parts:
         return None
-    return path.as_posix()
+    # A trailing slash says "into this folder": a single file mapped there keeps its own name.
+    folder = text.endswith(("/", "\\")) and path.as_posix() != "."
+    return path.as_posix() + ("/" if folder else "")
 
 
 def _project_path(text: str) -> str | None:
@@ -295,10 +300,13 @@ def parse_config(raw: Mapping[str, Any], source: str = "pyproject.toml") -> Lamb
     binary_layers = _binary_layers(raw, c)
     known = ([DEPS_LAYER] if enabled else []) + [layer.name for layer in binary_layers]
     order = _layer_order(raw, known, c)
-    if len(order) > MAX_LAYERS:
+    # The dependency layer only exists when the target has dependencies, which the engine decides; it checks
+    # the layers it really builds. Here only what is certain: too many binary layers on their own.
+    if len(binary_layers) > MAX_LAYERS:
+        names = ", ".join(layer.name for layer in binary_layers)
         c.bad_value(
             "layers",
-            f"declares {len(order)} layers ({', '.join(order)}); Lambda allows at most {MAX_LAYERS} per function",
+            f"declares {len(binary_layers)} binary layers ({names}); Lambda allows at most {MAX_LAYERS} per function",
         )
 
     store = raw.get("store")

@@ -430,12 +430,15 @@ def build(plan: Plan, log: Reporter, previous: Manifest | None = None) -> BuildR
 
 
 def _write_manifest(path: Path, manifest: Manifest) -> None:
-    """Writes the manifest unless the file already says exactly this (a no-change build writes nothing)."""
+    """Writes the manifest unless the file already says exactly this (then it is only touched)."""
     from hatch_lambda import manifest as manifest_mod
 
     try:
         with open(path, "rb") as f:
             if json.load(f) == manifest.to_json():
+                # Same bytes, new mtime: `hatch-lambda invoke` takes the newest manifest as the last build
+                # (another version's manifest may sit beside this one).
+                os.utime(path)
                 return
     except (OSError, ValueError):
         pass

@@ -6,10 +6,9 @@ import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from hatch_lambda.config import TABLE
+from hatch_lambda.config import MAX_LAYERS, TABLE
 from hatch_lambda.errors import HandlerError, LimitError
 
-MAX_LAYERS = 5
 MAX_UNZIPPED_BYTES = 262_144_000  # 250 MB, as the Lambda API error states it
 MAX_DIRECT_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -27,7 +26,11 @@ def check_sizes(function: Sized | None, layers: Sequence[Sized]) -> list[str]:
     """Raises LimitError past the hard limits; returns warnings for the soft ones."""
     if len(layers) > MAX_LAYERS:
         names = ", ".join(layer.file for layer in layers)
-        raise LimitError(f"The build has {len(layers)} layers ({names}); Lambda allows at most {MAX_LAYERS}.")
+        message = (
+            f"The build has {len(layers)} layers ({names}); Lambda allows at most {MAX_LAYERS} per function. "
+            f"Merge binary layers or remove one (`{TABLE}.layers`)."
+        )
+        raise LimitError(message)
     parts = ([function] if function else []) + list(layers)
     total = sum(p.unzipped_size for p in parts)
     if function is not None and total > MAX_UNZIPPED_BYTES:
@@ -68,19 +71,40 @@ def check_overlaps(layer_files: Mapping[str, Sequence[str]]) -> list[str]:
     return warnings
 
 
-def _defines(tree: ast.Module, name: str) -> bool:
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-            return True
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return True
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
-            return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-            (alias.asname or alias.name.split(".")[0]) == name for alias in node.names
-        ):
-            return True
+def _binds(node: ast.stmt, name: str) -> bool:
+    """Whether a module-level statement binds `name` (a star import might: it counts as yes)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name == name
+    if isinstance(node, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    if isinstance(node, ast.AnnAssign):
+        return isinstance(node.target, ast.Name) and node.target.id == name and node.value is not None
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return any(alias.name == "*" or (alias.asname or alias.name.split(".")[0]) == name for alias in node.names)
     return False
+
+
+def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Statements that run at import: the body plus the branches of module-level if/try/with/for/while/match."""
+    found: list[ast.stmt] = []
+    for node in body:
+        found.append(node)
+        if isinstance(node, (ast.If, ast.For, ast.While)):
+            found += _module_level(node.body) + _module_level(node.orelse)
+        elif isinstance(node, ast.With):
+            found += _module_level(node.body)
+        elif isinstance(node, ast.Try):
+            found += _module_level(node.body) + _module_level(node.orelse) + _module_level(node.finalbody)
+            for handler in node.handlers:
+                found += _module_level(handler.body)
+        elif isinstance(node, ast.Match):
+            for case in node.cases:
+                found += _module_level(case.body)
+    return found
+
+
+def _defines(tree: ast.Module, name: str) -> bool:
+    return any(_binds(node, name) for node in _module_level(tree.body))
 
 
 def check_handler(handler: str, sources: Mapping[str, bytes | None], source: str = "pyproject.toml") -> None:
