@@ -92,3 +92,20 @@ def test_handler_function_missing() -> None:
 def test_handler_module_does_not_parse() -> None:
     with pytest.raises(HandlerError, match=r"app/broken.py does not parse"):
         limits.check_handler("app.broken.handler", SRC)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        b"try:\n    from fast import handler\nexcept ImportError:\n    def handler(e, c):\n        return 1\n",
+        b"with open(__file__):\n    handler = lambda e, c: 1\n",
+        b"from app.impl import *\n",
+    ],
+)
+def test_handler_bound_in_module_level_blocks(module: bytes) -> None:
+    limits.check_handler("app.entry.handler", {"app/entry.py": module})
+
+
+def test_handler_inside_a_function_does_not_count() -> None:
+    with pytest.raises(HandlerError, match=r"does not define 'handler' at module level"):
+        limits.check_handler("app.entry.handler", {"app/entry.py": b"def setup():\n    def handler(e, c):\n        pass\n"})
