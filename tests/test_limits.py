@@ -108,4 +108,5 @@ def test_handler_bound_in_module_level_blocks(module: bytes) -> None:
 
 def test_handler_inside_a_function_does_not_count() -> None:
     with pytest.raises(HandlerError, match=r"does not define 'handler' at module level"):
-        limits.check_handler("app.entry.handler", {"app/entry.py": b"def setup():\n    def handler(e, c):\n        pass\n"})
+        source = b"def setup():\n    def handler(e, c):\n        pass\n"
+        limits.check_handler("app.entry.handler", {"app/entry.py": source})
