@@ -135,9 +135,10 @@ class LambdaBuilder(BuilderInterface[LambdaBuilderConfig, PluginManager]):
             for path in out.glob(f"{name}-*-function.zip"):
                 path.unlink()
         if PART_LAYERS in versions:
-            for layer in layer_names:
-                for path in out.glob(f"{name}-{layer}-" + "?" * 12 + ".zip"):
-                    path.unlink()
+            from hatch_lambda.engine import layer_zips
+
+            for path in layer_zips(out, name, layer_names):
+                path.unlink()
         for path in out.glob(f"{name}-*-lambda.json"):
             path.unlink()
 

@@ -11,7 +11,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -451,26 +451,30 @@ def _remove_stale_layers(plan: Plan, layers: list[Artifact], previous: Manifest 
     Only names this plugin writes are touched: `<name>-<layer>-<12 hex>.zip` for a layer configured now or
     listed in the previous manifest. The store keeps every entry, so switching back is still instant.
     """
-    out = plan.output_dir
     current = {layer.file for layer in layers}
     names = set(plan.config.layer_order) | ({a.name for a in previous.layers} if previous else set())
     removed: list[Path] = []
-    try:
-        children = os.listdir(out)
-    except OSError:
-        return removed
-    for child in sorted(children):
-        if child in current or not child.endswith(".zip"):
-            continue
-        for layer in names:
-            prefix = f"{plan.name}-{layer}-"
-            if child.startswith(prefix) and _FP12.match(child[len(prefix):-4]):
-                path = out / child
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                    removed.append(path)
-                break
+    for path in layer_zips(plan.output_dir, plan.name, names):
+        if path.name not in current:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
     return removed
+
+
+def layer_zips(out: Path, name: str, layers: Iterable[str]) -> list[Path]:
+    """The zips in `out` named as this plugin names a layer zip of project `name`: `<name>-<layer>-<fp12>.zip`."""
+    try:
+        children = sorted(os.listdir(out))
+    except OSError:
+        return []
+    prefixes = [f"{name}-{layer}-" for layer in layers]
+    return [
+        out / child
+        for child in children
+        if child.endswith(".zip")
+        and any(child.startswith(p) and _FP12.match(child[len(p):-4]) for p in prefixes)
+    ]
 
 
 def _sized(artifact: Artifact | None) -> limits.Sized | None:
